@@ -1,0 +1,82 @@
+"""Options and output helpers shared by every command (the CLI conventions).
+
+-t/--template FILE|NAME, -o/--output FILE, --json (stable JSON on stdout), -y/--yes,
+no prompts when stdin is not a terminal, exit 0 success / 1 failure / 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+JSON_SCHEMA_VERSION = 1
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(f)
+
+
+def yes_option(f):
+    return click.option("-y", "--yes", is_flag=True, help="Answer yes to every question (no prompts).")(f)
+
+
+def output_option(f):
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="Write the result to FILE instead of stdout.")(f)
+
+
+def template_option(required: bool = True):
+    return click.option("-t", "--template", "template", required=required, metavar="FILE|NAME",
+                        help="Template file, or a library/registry name such as 'bioinformatics'.")
+
+
+def emit_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=str))
+
+
+def write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        os.replace(tmp, output)
+    except OSError as exc:
+        from pctl.errors import PctlError
+
+        raise PctlError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+def interactive() -> bool:
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("CI", "").lower() not in ("1", "true")
+    except (AttributeError, ValueError):
+        return False
+
+
+def confirm(question: str, *, yes: bool, default: bool = False) -> bool:
+    """Ask only on a terminal. Without a terminal and without --yes, the answer is no."""
+    if yes:
+        return True
+    if not interactive():
+        return False
+    return click.confirm(question, default=default)
+
+
+def err(message: str, hint: str | None = None) -> None:
+    click.secho("error: ", fg="red", bold=True, err=True, nl=False)
+    click.echo(message, err=True)
+    if hint:
+        click.echo(f"  hint: {hint}", err=True)
+
+
+def warn(message: str) -> None:
+    click.secho("warning: ", fg="yellow", bold=True, err=True, nl=False)
+    click.echo(message, err=True)

@@ -1,0 +1,74 @@
+"""pctl's entry point: a thin click group; each command lives in its own module, loaded lazily."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from pctl import __version__
+from pctl.cli.lazy import LazyGroup
+
+COMMANDS = {
+    "validate": ("pctl.cli.validate:validate", "Check templates: schema, rules and Spack specs (file:line:col errors)."),
+    "schema": ("pctl.cli.schema:schema", "Print the template JSON Schema (for editor completion)."),
+    "spack": ("pctl.cli.spack:spack", "Spack helpers: build or inspect the package catalog, check specs."),
+    "completion": ("pctl.cli.completion:completion", "Print a shell completion script (bash, zsh, fish)."),
+}
+
+EPILOG = """\b
+Examples:
+  pctl validate bioinformatics            # check a library template
+  pctl validate my-cluster.yaml --json    # every error with file, line, column
+  pctl schema -o pctl.schema.json         # JSON Schema for yaml-language-server
+  pctl spack index build ./spack-packages # build the Spack catalog pctl checks specs against
+
+Exit codes: 0 success, 1 failure, 2 usage error.
+"""
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"],
+                                                                          "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="pctl", message="%(prog)s %(version)s")
+def cli():
+    """pctl turns a short YAML template into a ready-to-use AWS ParallelCluster HPC cluster:
+    networking, Slurm queues, Spack software as modules, users and S3 mounts on every node."""
+
+
+def main(argv=None) -> None:
+    from pctl.errors import PctlError
+
+    try:
+        rv = cli.main(args=argv, prog_name="pctl", standalone_mode=False)
+    except PctlError as exc:
+        from pctl.cli.common import err
+
+        err(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # e.g. `pctl registry list | head`: not an error
+        try:
+            sys.stdout = open(os.devnull, "w")
+        finally:
+            sys.exit(0)
+    except Exception as exc:  # last line of defence: a message, never a traceback
+        if os.environ.get("PCTL_DEBUG"):
+            raise
+        from pctl.cli.common import err
+
+        err(f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in pctl; re-run with PCTL_DEBUG=1 for details and report it")
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,61 @@
+"""Library functions behind `pctl validate` and every command that takes -t."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pctl.errors import PctlError
+from pctl.template.validate import ValidationResult, validate_file
+
+
+@dataclass
+class Outcome:
+    ref: str
+    display: str
+    result: ValidationResult | None = None
+    not_found: str | None = None
+    hint: str | None = None
+
+    def to_dict(self) -> dict:
+        if self.result is None:
+            return {"source": self.ref, "valid": False, "errors": [{
+                "severity": "error", "file": self.ref, "line": None, "column": None, "path": "",
+                "code": "not-found", "message": self.not_found, "hint": self.hint}], "warnings": []}
+        d = self.result.to_dict()
+        d["source"] = self.display
+        return d
+
+
+def validate_refs(refs: list[str], *, catalog=None, use_catalog: bool = True) -> list[Outcome]:
+    from pctl.errors import TemplateNotFound
+    from pctl.template.resolve import resolve
+
+    out = []
+    for ref in refs:
+        try:
+            tref = resolve(ref)
+        except TemplateNotFound as exc:
+            out.append(Outcome(ref, ref, not_found=exc.message, hint=exc.hint))
+            continue
+        result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog)
+        out.append(Outcome(ref, tref.display, result=result))
+    return out
+
+
+def load_valid(ref: str, *, catalog=None, use_catalog: bool = True):
+    """Resolve, load and validate one template; raise TemplateInvalid with every error when invalid."""
+    from pctl.errors import PctlError
+    from pctl.template.resolve import resolve
+
+    tref = resolve(ref)
+    result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog)
+    if not result.ok:
+        lines = [d.format() for d in result.errors]
+        raise TemplateInvalid(f"{tref.display} is not valid:\n" + "\n".join(lines), result=result)
+    return tref, result
+
+
+class TemplateInvalid(PctlError):
+    def __init__(self, message: str, result: ValidationResult):
+        super().__init__(message, hint="run pctl validate on it for every error and warning")
+        self.result = result

@@ -1,0 +1,115 @@
+"""Shared fixtures. Tests never touch the user's pctl home, AWS config or a real network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+SHARED = ROOT.parent / "shared"
+
+
+def real_catalog_path() -> Path | None:
+    env = os.environ.get("PCTL_TEST_SPACK_INDEX")
+    if env and Path(env).is_file():
+        return Path(env)
+    p = SHARED / "data" / "spack-packages.json"
+    return p if p.is_file() else None
+
+
+MINI_CATALOG = FIXTURES / "spack" / "mini-catalog.json"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("pctl-home")
+    monkeypatch.setenv("PCTL_HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.delenv("PCTL_SPACK_INDEX", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield home
+
+
+@pytest.fixture(scope="session")
+def real_catalog():
+    """The real Spack catalog (spack-packages v2026.06.0) when ../shared has it."""
+    p = real_catalog_path()
+    if p is None:
+        pytest.skip("the real Spack catalog (../shared/data/spack-packages.json) is not available")
+    from pctl.spack.catalog import Catalog
+
+    return Catalog.load(p)
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    """The real catalog when present, else the project's own small fixture catalog."""
+    from pctl.spack.catalog import Catalog
+
+    p = real_catalog_path() or MINI_CATALOG
+    return Catalog.load(p)
+
+
+@pytest.fixture(scope="session")
+def catalog_path():
+    return real_catalog_path() or MINI_CATALOG
+
+
+def run_pctl(*args, env=None, input=None, cwd=None, timeout=120):
+    """Run the real CLI in a subprocess (as a user would), return CompletedProcess."""
+    e = dict(os.environ)
+    e.update(env or {})
+    e.pop("PCTL_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "pctl", *args], capture_output=True, text=True, env=e,
+                          input=input, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def pctl():
+    return run_pctl
+
+
+VALID = """\
+cluster:
+  name: test-cluster
+  region: us-east-1
+compute:
+  head_node: t3.large
+  queues:
+    - name: compute
+      instance_types: [c6i.xlarge, c6i.2xlarge]
+      min_count: 0
+      max_count: 4
+software:
+  spack_packages:
+    - samtools@1.21
+    - bwa
+users:
+  - name: alice
+    uid: 5001
+    gid: 5000
+    groups: [lab]
+groups:
+  - name: lab
+    gid: 5000
+data:
+  s3_mounts:
+    - bucket: my-lab-data
+      mount_point: /data/lab
+"""
+
+
+@pytest.fixture
+def valid_text():
+    return VALID
