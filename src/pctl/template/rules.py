@@ -285,3 +285,23 @@ def did_you_mean(word: str, choices) -> str | None:
         m = difflib.get_close_matches(word.lower(), list(low), n=1, cutoff=0.6)
         m = [low[m[0]]] if m else []
     return m[0] if m else None
+
+
+# vCPU counts where "N xlarge = 4N vCPUs" does not hold (HPC families run one thread per core).
+VCPU_EXCEPTIONS = {
+    "hpc6a.48xlarge": 96, "hpc6id.32xlarge": 64, "hpc7a.12xlarge": 24, "hpc7a.24xlarge": 48, "hpc7a.48xlarge": 96,
+    "hpc7a.96xlarge": 192, "hpc7g.4xlarge": 16, "hpc7g.8xlarge": 32, "hpc7g.16xlarge": 64, "hpc8a.96xlarge": 192,
+    "t2.nano": 1, "t2.micro": 1, "t2.small": 1, "t3.nano": 2, "t3.micro": 2, "m1.small": 1,
+}
+
+
+def vcpus(value: str) -> int | None:
+    """Best offline estimate of an instance type's vCPU count; None when unknown (metal)."""
+    if value in VCPU_EXCEPTIONS:
+        return VCPU_EXCEPTIONS[value]
+    size = value.split(".", 1)[1] if "." in value else ""
+    if size.startswith("metal") and not re.match(r"^metal-\d+xl$", size):
+        return None
+    if instance_family(value).startswith("hpc"):
+        return None
+    return size_rank(value) or None

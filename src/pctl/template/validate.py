@@ -347,8 +347,10 @@ def _storage_rules(s: dict, i: int) -> list[Diagnostic]:
                          p + ("size_gb",), code="conflict"))
     if isinstance(sid, str):
         ok = rules.VOL_ID_RE.match(sid) if typ == "ebs" else rules.FS_ID_RE.match(sid)
+        if typ == "fsx_lustre" and ok and len(sid) != 20:
+            ok = None
         if typ in ("ebs", "efs", "fsx_lustre") and not ok:
-            want = "vol-0123456789abcdef0" if typ == "ebs" else "fs-0123456789abcdef0"
+            want = {"ebs": "vol-0123456789abcdef0", "efs": "fs-0123abcd or fs-0123456789abcdef0"}.get(typ, "fs-0123456789abcdef0")
             out.append(error(f"{sid!r} is not a valid {typ} id (expected {want})", p + ("id",), code="invalid"))
     if typ == "efs" and s.get("size_gb") is not None:
         out.append(error("EFS grows automatically; remove size_gb", p + ("size_gb",), code="invalid"))
@@ -360,6 +362,9 @@ def _storage_rules(s: dict, i: int) -> list[Diagnostic]:
                          f"(try {lower} or {lower + 2400 if lower >= 2400 else 2400})", p + ("size_gb",), code="range"))
     if typ != "fsx_lustre" and s.get("deployment_type") is not None:
         out.append(error("deployment_type applies only to fsx_lustre", p + ("deployment_type",), code="invalid"))
+    if typ != "ebs" and isinstance(s.get("deletion_policy"), str) and s["deletion_policy"].lower() == "snapshot":
+        out.append(error("deletion_policy snapshot applies only to ebs (use retain or delete)", p + ("deletion_policy",),
+                         code="invalid"))
     if typ != "ebs" and s.get("volume_type") is not None:
         out.append(error("volume_type applies only to ebs", p + ("volume_type",), code="invalid"))
     return out

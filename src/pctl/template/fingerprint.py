@@ -1,0 +1,44 @@
+"""A stable fingerprint of everything that decides a template's software image.
+
+Two templates with the same OS, CPU architecture, Spack specs (normalised, sorted), Spack and
+spack-packages releases, extra mirrors and module layout get the same fingerprint, whatever their
+cluster name, queues, users or comments. AMIs are tagged with it, so identical software is never
+built twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+FINGERPRINT_FORMAT = 1
+
+
+def software_identity(template) -> dict:
+    from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
+    from pctl.spack.spec import parse_spec
+
+    specs = sorted({str(parse_spec(s)) for s in template.software.spack_packages})
+    return {
+        "format": FINGERPRINT_FORMAT,
+        "os": template.cluster.os,
+        "arch": template.arch,
+        "spack": PINNED_SPACK_RELEASE,
+        "spack_packages": PINNED_PACKAGES_RELEASE,
+        "specs": specs,
+        "mirrors": sorted(set(template.software.mirrors)),
+        "modules": template.software.modules,
+    }
+
+
+def fingerprint(template) -> str:
+    """64 hex characters (sha256 of the canonical software identity)."""
+    blob = json.dumps(software_identity(template), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def packages_digest(template) -> str:
+    from pctl.spack.spec import parse_spec
+
+    specs = sorted({str(parse_spec(s)) for s in template.software.spack_packages})
+    return hashlib.sha256("\n".join(specs).encode()).hexdigest()[:16]
