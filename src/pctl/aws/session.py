@@ -1,0 +1,73 @@
+"""One boto3 session per command, with standard retries; clients are cached per service."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from pctl import __version__
+
+
+class Aws:
+    """AWS access for one command. Honours --profile/--region, the standard AWS_* variables and
+    AWS_ENDPOINT_URL (so tests point everything at a local emulator)."""
+
+    def __init__(self, *, profile: str | None = None, region: str | None = None):
+        import boto3
+        from botocore.config import Config
+
+        with aws_errors():
+            self.session = boto3.session.Session(profile_name=profile, region_name=region)
+        self.profile = profile
+        self._config = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra=f"pctl/{__version__}",
+                              connect_timeout=10, read_timeout=60)
+        self._clients: dict = {}
+        self._account: str | None = None
+        self.calls: list[str] = []  # every API call made (service.Operation), for reports and benchmarks
+        if not self.session.region_name:
+            from pctl.aws.errors import AwsError
+
+            raise AwsError("no AWS region set", hint="pass --region, set cluster.region, or set AWS_REGION")
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name
+
+    def client(self, service: str):
+        if service not in self._clients:
+            with aws_errors():
+                kwargs = {}
+                endpoint = os.environ.get("AWS_ENDPOINT_URL")
+                if endpoint:
+                    kwargs["endpoint_url"] = endpoint
+                c = self.session.client(service, config=self._config, **kwargs)
+            c.meta.events.register("before-call.*.*", self._record)
+            self._clients[service] = c
+        return self._clients[service]
+
+    def _record(self, model=None, **_kw):
+        if model is not None:
+            self.calls.append(f"{model.service_model.service_name}.{model.name}")
+
+    @property
+    def account_id(self) -> str:
+        if self._account is None:
+            with aws_errors():
+                self._account = self.client("sts").get_caller_identity()["Account"]
+        return self._account
+
+    def pctl_bucket(self) -> str:
+        return f"pctl-{self.account_id}-{self.region}"
+
+
+@contextlib.contextmanager
+def aws_errors():
+    """Re-raise botocore/boto3 failures as AwsError (a PctlError: message + hint, never a traceback)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pctl.aws.errors import translate
+
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc) from exc
