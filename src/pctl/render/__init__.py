@@ -1,0 +1,1 @@
+"""Render: Template -> ParallelCluster config (pure) and node scripts (Jinja2)."""
