@@ -145,8 +145,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def moto_server():
-    """A moto server on 127.0.0.1 (ephemeral port) for the whole session; yields its URL."""
+def moto_tls(tmp_path_factory):
+    """A throwaway certificate for 127.0.0.1, so the emulator speaks TLS like AWS (bucket policies that
+    deny insecure transport are enforced by moto)."""
+    d = tmp_path_factory.mktemp("moto-tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                        str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"openssl could not make a test certificate: {r.stderr[-200:]}")
+    return cert, key
+
+
+@pytest.fixture(scope="session")
+def moto_server(moto_tls):
+    """A moto server on https://127.0.0.1 (ephemeral port) for the whole session; yields its URL."""
     exe = shutil.which("moto_server", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     if exe is None:
         pytest.skip("moto_server is not installed (pip install 'moto[server]')")
@@ -154,9 +168,11 @@ def moto_server():
     env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
     for k in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
         env.pop(k)
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    cert, key = moto_tls
+    shim = Path(__file__).parent / "support" / "moto_tls_server.py"
+    proc = subprocess.Popen([sys.executable, str(shim), "-H", "127.0.0.1", "-p", str(port), "-c", str(cert), "-k", str(key)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"https://127.0.0.1:{port}"
     try:
         for _ in range(300):
             with contextlib.suppress(OSError):
@@ -175,17 +191,21 @@ def moto_server():
 
 
 @pytest.fixture
-def aws_env(moto_server, monkeypatch):
+def aws_env(moto_server, moto_tls, monkeypatch):
     """Point boto3 (and pctl subprocesses) at the emulator with dummy credentials; fresh state per test."""
+    import ssl
     import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=30).read()
+    ctx = ssl.create_default_context(cafile=str(moto_tls[0]))
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=30,
+                           context=ctx).read()
     for k in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_") or k in ("AWS_PROFILE", "AWS_SESSION_TOKEN")]:
         monkeypatch.delenv(k, raising=False)
     env = {
         "AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CA_BUNDLE": str(moto_tls[0]),
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -126,6 +126,8 @@ def test_field_table_covers_every_string_field():
     normalized = {p for p in FIELDS}
     # dict[str, str] tags: the table names one key
     fields = {p if p != ("cluster", "tags") else ("cluster", "tags", "team") for p in fields}
+    # extends:/remove: are resolved and dropped before the model validates a template (test_extends.py)
+    fields -= {("extends", 0), ("remove",)}
     missing = fields - normalized
     assert not missing, f"add these string fields to FIELDS: {sorted(missing)}"
 
@@ -164,3 +166,19 @@ def test_hostile_ssh_key_comment_is_only_printable_ascii():
     assert r.ok  # a comment is data; the renderer writes it into authorized_keys verbatim, quoted
     doc["users"][0]["ssh_public_keys"] = [key + "\nssh-rsa AAAA injected"]
     assert not validate_text(json.dumps(doc), "h.yaml", use_catalog=False).ok
+
+
+@pytest.mark.parametrize("path", [p for p, grammar in FIELDS.items() if grammar and p != ("cluster", "tags", "team")])
+def test_trailing_newline_is_rejected(path):
+    """`$` in a regex matches before a final newline: every grammar must use a full match."""
+    doc = copy.deepcopy(BASE)
+    try:
+        value = get_path(doc, path)
+    except (KeyError, IndexError):
+        value = None
+    if not isinstance(value, str):
+        pytest.skip("not a string in the base document")
+    set_path(doc, path, value + "\n")
+    r = validate_text(json.dumps(doc), "h.yaml", use_catalog=False)
+    if r.ok:  # only choice fields normalise (strip, lower-case): the value kept must be clean
+        assert "\n" not in str(get_path(r.template, path)), f"{path} kept a trailing newline"

@@ -351,3 +351,10 @@ def test_ssh_cidr_rules():
     assert "did you mean 203.0.113.0/24" in d.message
     r = v(VALID + "networking:\n  ssh_allowed_cidr: 0.0.0.0/0\n")
     assert r.ok and any(w.code == "security" for w in r.warnings)
+
+
+def test_head_node_too_small_for_the_fleet():
+    text = VALID.replace("max_count: 4", "max_count: 300").replace("head_node: t3.large", "head_node: t3.medium")
+    d = one_error(text)
+    assert d.code == "head-node-memory" and "at least 12.6 GiB" in d.message and d.path_str == "compute.head_node"
+    assert v(text.replace("head_node: t3.medium", "head_node: m6i.xlarge")).ok

@@ -14,11 +14,21 @@ COMMANDS = {
     "validate": ("pctl.cli.validate:validate", "Check templates: schema, rules and Spack specs (file:line:col errors)."),
     "schema": ("pctl.cli.schema:schema", "Print the template JSON Schema (for editor completion)."),
     "spack": ("pctl.cli.spack:spack", "Spack helpers: build or inspect the package catalog, check specs."),
+    "create": ("pctl.cli.create:create", "Create a cluster from a template (--dry-run shows the plan, creates nothing)."),
+    "delete": ("pctl.cli.cluster:delete", "Delete a cluster and everything pctl made for it."),
+    "list": ("pctl.cli.cluster:list_", "List clusters in a region (from AWS, any machine)."),
+    "status": ("pctl.cli.cluster:status", "Show a cluster's status, queues and software install progress."),
+    "ssh": ("pctl.cli.cluster:ssh", "SSH to a cluster's head node."),
+    "network": ("pctl.cli.network:network", "Create, list or delete the per-region pctl network."),
+    "doctor": ("pctl.cli.doctor:doctor", "Check credentials, region, Node.js, ParallelCluster, quotas, key pair."),
+    "registry": ("pctl.cli.registry:registry", "Find, share and publish templates (search, get, add sources, index)."),
+    "template": ("pctl.cli.template:template", "Work with one template: resolve its extends: parents."),
     "completion": ("pctl.cli.completion:completion", "Print a shell completion script (bash, zsh, fish)."),
 }
 
 EPILOG = """\b
 Examples:
+  pctl create -t bioinformatics --dry-run # the plan and ParallelCluster config, nothing created
   pctl validate bioinformatics            # check a library template
   pctl validate my-cluster.yaml --json    # every error with file, line, column
   pctl schema -o pctl.schema.json         # JSON Schema for yaml-language-server
@@ -39,6 +49,8 @@ def cli():
 def main(argv=None) -> None:
     from pctl.errors import PctlError
 
+    # pydantic scans every installed distribution for plugins at first use (~60 ms); pctl uses none.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         rv = cli.main(args=argv, prog_name="pctl", standalone_mode=False)
     except PctlError as exc:

@@ -422,7 +422,10 @@ class _Parser:
                         self._set_variant(spec, key, low == "true", start)
                     else:
                         if "," in value and " " not in value:
-                            value = ",".join(sorted(set(value.split(","))))
+                            items = value.split(",")
+                            if any(not item for item in items):
+                                raise self.error(f"empty item in the value list of '{key}'", start)
+                            value = ",".join(sorted(set(items)))
                         self._set_variant(spec, key, value, start)
                 if prop:
                     propagate.add(key)

@@ -85,14 +85,14 @@ SOFTWARE_ROOT = "/opt/pctl"  # where pctl installs Spack and the software tree
 
 
 def region_problem(value: str) -> str | None:
-    if REGION_RE.match(value):
+    if REGION_RE.fullmatch(value):
         return None
     return (f"{value!r} is not an AWS region name (for example us-east-1); known regions: "
             + ", ".join(KNOWN_REGIONS))
 
 
 def cluster_name_problem(value: str) -> str | None:
-    if CLUSTER_NAME_RE.match(value):
+    if CLUSTER_NAME_RE.fullmatch(value):
         return None
     if not value:
         return "cluster name is empty"
@@ -106,7 +106,7 @@ def cluster_name_problem(value: str) -> str | None:
 def queue_name_problem(value: str) -> str | None:
     if len(value) > QUEUE_NAME_MAX:
         return f"queue name {value!r} is {len(value)} characters; at most {QUEUE_NAME_MAX} are allowed"
-    if not QUEUE_NAME_RE.match(value):
+    if not QUEUE_NAME_RE.fullmatch(value):
         return (f"queue name {value!r} must start with a lowercase letter and contain only lowercase "
                 "letters, digits and hyphens")
     if value == "default":
@@ -115,10 +115,10 @@ def queue_name_problem(value: str) -> str | None:
 
 
 def instance_type_problem(value: str) -> str | None:
-    if INSTANCE_TYPE_RE.match(value):
+    if INSTANCE_TYPE_RE.fullmatch(value):
         return None
     low = value.strip().lower()
-    if low != value and INSTANCE_TYPE_RE.match(low):
+    if low != value and INSTANCE_TYPE_RE.fullmatch(low):
         return f"{value!r} is not an EC2 instance type; did you mean {low!r}?"
     return f"{value!r} is not an EC2 instance type (family.size, for example c6i.2xlarge, hpc7a.96xlarge, g5.xlarge)"
 
@@ -128,7 +128,7 @@ def instance_arch(value: str) -> str:
     fam = value.split(".", 1)[0].split("-", 1)[0]
     if fam == "a1":
         return "arm64"
-    m = re.match(r"^([a-z]+)(\d+)([a-z]*)$", fam)
+    m = re.fullmatch(r"^([a-z]+)(\d+)([a-z]*)$", fam)
     if m and m.group(3).startswith("g") and m.group(1) not in ("mac",):
         return "arm64"
     return "x86_64"
@@ -153,17 +153,17 @@ def size_rank(value: str) -> int:
     table = {"nano": 2, "micro": 2, "small": 2, "medium": 2, "large": 2, "xlarge": 4}
     if size in table:
         return table[size]
-    m = re.match(r"^(\d+)xlarge$", size)
+    m = re.fullmatch(r"^(\d+)xlarge$", size)
     if m:
         return int(m.group(1)) * 4
     if size.startswith("metal"):
-        m = re.match(r"^metal-(\d+)xl$", size)
+        m = re.fullmatch(r"^metal-(\d+)xl$", size)
         return int(m.group(1)) * 4 if m else 192
     return 0
 
 
 def posix_name_problem(value: str, what: str = "user name") -> str | None:
-    if not POSIX_NAME_RE.match(value):
+    if not POSIX_NAME_RE.fullmatch(value):
         return (f"{what} {value!r} must start with a lowercase letter or _, contain only lowercase letters, "
                 "digits, _ and -, and be at most 32 characters")
     return None
@@ -179,7 +179,7 @@ def id_problem(value: int, what: str) -> str | None:
 def mount_point_problem(value: str) -> str | None:
     if not value.startswith("/"):
         return f"mount point {value!r} must be an absolute path (start with /)"
-    if not MOUNT_RE.match(value):
+    if not MOUNT_RE.fullmatch(value):
         return f"mount point {value!r} may contain only letters, digits, '.', '_', '-' and '/'"
     parts = value.split("/")
     if any(p in (".", "..") for p in parts):
@@ -205,14 +205,14 @@ def bucket_problem(value: str) -> str | None:
         return f"bucket {value!r} should be the bucket name only, without s3:// (use prefix: for a folder)"
     if not (3 <= len(value) <= 63):
         return f"bucket name {value!r} must be 3 to 63 characters long"
-    if not re.match(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$", value):
+    if not re.fullmatch(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$", value):
         if "/" in value:
             return f"bucket name {value!r} must not contain '/'; put the folder in prefix:"
         return (f"bucket name {value!r} may contain only lowercase letters, digits, dots and hyphens, "
                 "and must start and end with a letter or digit")
     if ".." in value or ".-" in value or "-." in value:
         return f"bucket name {value!r} must not contain two adjacent periods or a period next to a hyphen"
-    if re.match(r"^\d+\.\d+\.\d+\.\d+$", value):
+    if re.fullmatch(r"^\d+\.\d+\.\d+\.\d+$", value):
         return f"bucket name {value!r} must not look like an IP address"
     for pre in ("xn--", "sthree-", "amzn-s3-demo-"):
         if value.startswith(pre):
@@ -245,7 +245,7 @@ def tag_problem(key: str, value: str) -> str | None:
         return f"tag key {key!r} uses the reserved prefix aws:"
     if low.startswith("pctl:") or low.startswith("parallelcluster:"):
         return f"tag key {key!r} uses a prefix reserved for pctl and ParallelCluster"
-    if not TAG_CHARS_RE.match(key) or not TAG_CHARS_RE.match(value):
+    if not TAG_CHARS_RE.fullmatch(key) or not TAG_CHARS_RE.fullmatch(value):
         return (f"tag {key!r}: keys and values may contain only letters, digits, spaces and _ . : / = + - @")
     return None
 
@@ -259,7 +259,7 @@ def ssh_key_problem(value: str) -> str | None:
         return "not an OpenSSH public key (expected 'ssh-ed25519 AAAA... comment' or 'ssh-rsa AAAA...')"
     if "\n" in value or "\r" in value or "\x00" in value:
         return "an SSH public key must be one line"
-    if not re.match(r"^[A-Za-z0-9+/]+={0,3}$", parts[1]):
+    if not re.fullmatch(r"^[A-Za-z0-9+/]+={0,3}$", parts[1]):
         return "the key data of this SSH public key is not base64"
     try:
         blob = base64.b64decode(parts[1], validate=True)
@@ -300,8 +300,33 @@ def vcpus(value: str) -> int | None:
     if value in VCPU_EXCEPTIONS:
         return VCPU_EXCEPTIONS[value]
     size = value.split(".", 1)[1] if "." in value else ""
-    if size.startswith("metal") and not re.match(r"^metal-\d+xl$", size):
+    if size.startswith("metal") and not re.fullmatch(r"^metal-\d+xl$", size):
         return None
     if instance_family(value).startswith("hpc"):
         return None
     return size_rank(value) or None
+
+
+_T_MEMORY = {"nano": 0.5, "micro": 1, "small": 2, "medium": 4, "large": 8, "xlarge": 16, "2xlarge": 32}
+_GIB_PER_VCPU = {"c": 2, "m": 4, "r": 8}
+
+
+def memory_gib(value: str) -> float | None:
+    """Offline memory estimate for the common head-node families (c, m, r, t); None when unknown."""
+    fam = instance_family(value)
+    size = value.split(".", 1)[1] if "." in value else ""
+    m = re.fullmatch(r"([a-z]+)(\d+)([a-z-]*)", fam.split("-", 1)[0])
+    if not m:
+        return None
+    letters = m.group(1)
+    if letters == "t":
+        return _T_MEMORY.get(size)
+    if letters in _GIB_PER_VCPU and not size.startswith("metal"):
+        n = vcpus(value)
+        return n * _GIB_PER_VCPU[letters] if n else None
+    return None
+
+
+def head_node_memory_needed(total_max_nodes: int) -> float:
+    """ParallelCluster's HeadNodeMemorySizeValidator: GiB the head node needs for the compute fleet."""
+    return min(total_max_nodes / 25 + 0.6, 16)

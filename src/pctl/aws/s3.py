@@ -1,0 +1,103 @@
+"""The private pctl bucket (pctl-<account>-<region>): bootstrap scripts, build logs and state."""
+
+from __future__ import annotations
+
+import json
+
+from pctl.aws.session import aws_errors
+
+
+def bucket_policy(bucket: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    }
+
+
+def ensure_bucket(aws, name: str | None = None) -> str:
+    """Create (or adopt) the bucket: block all public access, default encryption, TLS only, owner-enforced."""
+    from botocore.exceptions import ClientError
+
+    s3 = aws.client("s3")
+    name = name or aws.pctl_bucket()
+    with aws_errors():
+        try:
+            s3.head_bucket(Bucket=name)
+            exists = True
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code"))
+            if code in ("403", "AccessDenied", "Forbidden"):
+                from pctl.errors import PctlError
+
+                raise PctlError(f"bucket {name} exists but belongs to another account or denies access",
+                                hint="pctl uses pctl-<account>-<region>; check your account") from None
+            exists = False
+        if not exists:
+            kwargs = {}
+            if aws.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
+            s3.create_bucket(Bucket=name, ObjectOwnership="BucketOwnerEnforced", **kwargs)
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]})
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(bucket_policy(name)))
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": "pctl:managed", "Value": "true"}]})
+    return name
+
+
+def upload(aws, bucket: str, prefix: str, files: dict[str, str | bytes]) -> list[str]:
+    s3 = aws.client("s3")
+    keys = []
+    with aws_errors():
+        for name, body in sorted(files.items()):
+            key = f"{prefix}{name}"
+            data = body.encode() if isinstance(body, str) else body
+            s3.put_object(Bucket=bucket, Key=key, Body=data, ServerSideEncryption="AES256",
+                          ContentType="text/x-shellscript" if name.endswith(".sh") else "text/plain")
+            keys.append(key)
+    return keys
+
+
+def delete_prefix(aws, bucket: str, prefix: str) -> int:
+    """Remove every object under prefix (all versions are not needed: versioning stays off)."""
+    from botocore.exceptions import ClientError
+
+    s3 = aws.client("s3")
+    n = 0
+    with aws_errors():
+        try:
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in pages:
+                objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if objs:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objs, "Quiet": True})
+                    n += len(objs)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("NoSuchBucket", "404"):
+                return 0
+            raise
+    return n
+
+
+def list_prefix(aws, bucket: str, prefix: str) -> list[str]:
+    from botocore.exceptions import ClientError
+
+    s3 = aws.client("s3")
+    out = []
+    with aws_errors():
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                out += [o["Key"] for o in page.get("Contents", [])]
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("NoSuchBucket", "404"):
+                return []
+            raise
+    return out

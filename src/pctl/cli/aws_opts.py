@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+import click
+
+
+def aws_options(f):
+    f = click.option("--profile", default=None, envvar="AWS_PROFILE", help="AWS profile (default: AWS_PROFILE).")(f)
+    f = click.option("--region", default=None, help="AWS region (default: AWS_REGION / your AWS config).")(f)
+    return f
+
+
+def make_aws(profile, region):
+    from pctl.aws import Aws
+
+    return Aws(profile=profile, region=region)

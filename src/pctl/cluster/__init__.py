@@ -1,0 +1,1 @@
+"""Cluster lifecycle: plan (pure), create, delete, list, status."""

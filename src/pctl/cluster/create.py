@@ -1,0 +1,222 @@
+"""`pctl create`: network -> bucket -> ParallelCluster, with rollback of what this run made."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from pctl.errors import PctlError
+
+VALIDATOR_FIELDS = {
+    "InstanceTypeValidator": "compute.head_node / compute.queues[].instance_types",
+    "InstancesCPUValidator": "compute.queues[].instance_types (types sharing a compute resource need equal vCPUs)",
+    "KeyPairValidator": "cluster.key_name (or --key-name)",
+    "SubnetsValidator": "networking.subnet_id (or --subnet-id)",
+    "ComputeResourceSizeValidator": "compute.queues[].min_count / max_count",
+    "MaxCountValidator": "compute.queues",
+    "NameValidator": "compute.queues[].name",
+    "ClusterNameValidator": "cluster.name (or --name)",
+    "S3BucketValidator": "data.s3_mounts[].bucket",
+    "S3BucketRegionValidator": "data.s3_mounts[].bucket",
+    "CustomAmiTagValidator": "cluster.custom_ami (or --custom-ami)",
+    "AmiOsCompatibleValidator": "cluster.custom_ami / cluster.os",
+    "EfaValidator": "compute.queues[].efa",
+    "FsxArchitectureOsValidator": "data.shared_storage",
+    "SharedStorageMountDirValidator": "data.shared_storage[].mount_point",
+}
+
+
+def detect_public_cidr(timeout: float = 5.0) -> str | None:
+    """Caller's public IPv4 as /32 (checkip.amazonaws.com); None when it cannot be found."""
+    import ipaddress
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen("https://checkip.amazonaws.com", timeout=timeout) as r:  # noqa: S310
+            ip = ipaddress.ip_address(r.read().decode().strip())
+        return f"{ip}/32" if ip.version == 4 else f"{ip}/128"
+    except Exception:
+        return None
+
+
+def resolve_ami(aws, ref: str, pcluster_version: str | None) -> tuple[str, dict]:
+    """An AMI id, or the name given to `pctl ami build --name` (also written ami-NAME)."""
+    from pctl.aws import aws_errors
+    from pctl.template import rules
+
+    ec2 = aws.client("ec2")
+    with aws_errors():
+        if rules.AMI_ID_RE.fullmatch(ref):
+            imgs = ec2.describe_images(ImageIds=[ref])["Images"]
+        else:
+            names = [ref] + ([ref[4:]] if ref.startswith("ami-") else [])
+            imgs = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:pctl:name", "Values": names}])["Images"]
+            if not imgs:
+                imgs = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": names}])["Images"]
+    imgs = [i for i in imgs if i.get("State", "available") == "available"]
+    if not imgs:
+        raise PctlError(f"no available AMI found for {ref!r}",
+                        hint="list pctl AMIs with 'pctl ami list'; build one with 'pctl ami build -t TEMPLATE --name NAME'")
+    img = sorted(imgs, key=lambda i: i.get("CreationDate", ""))[-1]
+    tags = {t["Key"]: t["Value"] for t in img.get("Tags", [])}
+    built_for = tags.get("pctl:pcluster-version")
+    if built_for and pcluster_version and built_for != pcluster_version:
+        raise PctlError(f"AMI {img['ImageId']} was built for ParallelCluster {built_for}, but pctl uses {pcluster_version}",
+                        hint=f"rebuild it: pctl ami build -t TEMPLATE --force, or install aws-parallelcluster=={built_for}")
+    return img["ImageId"], tags
+
+
+def find_matching_ami(aws, fingerprint: str, pcluster_version: str | None) -> str | None:
+    """An available pctl AMI whose software fingerprint matches the template (built by `pctl ami build`)."""
+    from pctl.aws import aws_errors
+
+    filters = [{"Name": "tag:pctl:fingerprint", "Values": [fingerprint]}, {"Name": "state", "Values": ["available"]}]
+    if pcluster_version:
+        filters.append({"Name": "tag:pctl:pcluster-version", "Values": [pcluster_version]})
+    with aws_errors():
+        imgs = aws.client("ec2").describe_images(Owners=["self"], Filters=filters)["Images"]
+    if not imgs:
+        return None
+    return sorted(imgs, key=lambda i: i.get("CreationDate", ""))[-1]["ImageId"]
+
+
+def _echo(msg: str, quiet: bool) -> None:
+    if not quiet:
+        click.echo(msg, err=True)
+
+
+def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=False, profile=None, wait=True,
+                   rollback=True, ssh_cidr=None, ssh_from_anywhere=False, poll=15.0):
+    from pctl import __version__
+    from pctl.aws import Aws
+    from pctl.aws.s3 import delete_prefix, ensure_bucket, upload
+    from pctl.cli.common import emit_json
+    from pctl.cluster import pcluster_api, sshconfig
+    from pctl.cluster.plan import default_region, prepare, render_for, scripts_prefix
+    from pctl.network.ensure import ensure_network, rollback as rollback_network
+
+    quiet = as_json
+    prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog)
+    t = prepared.template
+    region = default_region(t)
+    aws = Aws(profile=profile, region=region)
+    region = aws.region
+    name = t.cluster.name
+    backend = pcluster_api.backend
+    pc_version = backend.version()
+    if backend.describe_cluster(name, region) is not None:
+        raise PctlError(f"a cluster named {name!r} already exists in {region}",
+                        hint="choose another name with --name, or delete it first: pctl delete " + name)
+    # software: explicit custom AMI, else an AMI already built for this exact software
+    custom_ami = None
+    if prepared.custom_ami:
+        custom_ami, _ = resolve_ami(aws, prepared.custom_ami, pc_version)
+    elif prepared.software_mode == "boot":
+        custom_ami = find_matching_ami(aws, prepared.fingerprint, pc_version)
+        if custom_ami:
+            _echo(f"using AMI {custom_ami}: it already has this template's software (fingerprint "
+                  f"{prepared.fingerprint[:12]})", quiet)
+    if custom_ami and prepared.software_mode != "ami":
+        prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog, software_mode="ami")
+    # who may SSH
+    cidr = t.networking.ssh_allowed_cidr or ssh_cidr
+    if cidr is None:
+        if ssh_from_anywhere:
+            cidr = "0.0.0.0/0"
+        else:
+            cidr = detect_public_cidr()
+            if cidr is None:
+                raise PctlError("could not detect your public IP address to restrict SSH to it",
+                                hint="set networking.ssh_allowed_cidr in the template or pass --ssh-cidr 203.0.113.0/24")
+    made_network = []
+    uploaded_prefix = None
+    bucket = None
+    try:
+        if t.networking.subnet_id:
+            head_subnet = t.networking.subnet_id
+            compute_subnets = (t.networking.subnet_id,)
+        else:
+            _echo(f"network: ensuring the pctl network in {region}", quiet)
+            net = ensure_network(aws, public_only=opts.public_only, ssh_cidr=cidr,
+                                 progress=lambda m: _echo(f"  {m}", quiet))
+            made_network = net.created
+            head_subnet = net.public_subnets[0]
+            compute_subnets = tuple(net.compute_subnets(opts.public_only))
+        bucket = ensure_bucket(aws)
+        prefix = scripts_prefix(prepared)
+        upload(aws, bucket, prefix, prepared.scripts)
+        uploaded_prefix = prefix
+        _echo(f"uploaded {len(prepared.scripts)} bootstrap file(s) to s3://{bucket}/{prefix}", quiet)
+        ctx, rendered = render_for(prepared, region=region, bucket=bucket, head_subnet=head_subnet,
+                                   compute_subnets=compute_subnets, ssh_cidr=cidr, custom_ami=custom_ami)
+        config = rendered.config
+        config["Tags"] += [{"Key": "pctl:bucket", "Value": bucket}, {"Key": "pctl:bucket-prefix", "Value": prefix},
+                           {"Key": "pctl:os", "Value": t.cluster.os}]
+        if t.cluster.key_name:
+            config["Tags"].append({"Key": "pctl:key-name", "Value": t.cluster.key_name})
+        _echo(f"creating cluster {name} with ParallelCluster {pc_version or '?'}", quiet)
+        result = backend.create_cluster(name, config, region, rollback=rollback)
+        if not result.ok:
+            msg = pcluster_api.translate_failure(result)
+            fields = sorted({VALIDATOR_FIELDS[m["type"]] for m in result.validation if m.get("type") in VALIDATOR_FIELDS})
+            raise PctlError(f"ParallelCluster refused to create {name}:\n{msg}",
+                            hint=("check " + "; ".join(fields)) if fields else None)
+    except BaseException:
+        left = []
+        if uploaded_prefix and bucket:
+            try:
+                delete_prefix(aws, bucket, uploaded_prefix)
+            except Exception as exc:  # report, keep going
+                left.append(f"s3://{bucket}/{uploaded_prefix}: {exc}")
+        if made_network:
+            left += rollback_network(aws, made_network)
+        if left:
+            _echo("could not roll back: " + "; ".join(left) + " (pctl network delete / pctl delete removes them)", False)
+        raise
+    record = {"name": name, "region": region, "status": result.status, "template": prepared.ref.name,
+              "fingerprint": prepared.fingerprint, "software": prepared.software_mode, "ami": custom_ami,
+              "bucket": bucket, "prefix": uploaded_prefix, "pctl_version": __version__,
+              "validation": result.validation}
+    if wait:
+        record["status"] = wait_for(backend, name, region, ("CREATE_COMPLETE",), ("CREATE_FAILED",), poll=poll,
+                                    quiet=quiet)
+        if record["status"] == "CREATE_FAILED":
+            raise PctlError(f"cluster {name} failed to create",
+                            hint=f"see 'pctl status {name}'; remove it with 'pctl delete {name}'")
+        info = backend.describe_cluster(name, region) or {}
+        head = info.get("headNode", {}) if isinstance(info, dict) else {}
+        addr = head.get("publicIpAddress") or head.get("privateIpAddress")
+        record["head_node"] = addr
+        if addr:
+            from pctl.template.rules import DEFAULT_USER
+
+            try:
+                added = sshconfig.add_host(name, addr, DEFAULT_USER[t.cluster.os], yes=yes)
+                record["ssh"] = f"ssh {name}" if added else f"ssh {DEFAULT_USER[t.cluster.os]}@{addr}"
+            except OSError:
+                record["ssh"] = f"ssh {DEFAULT_USER[t.cluster.os]}@{addr}"
+    if as_json:
+        emit_json(record)
+    else:
+        click.echo(f"cluster {name}: {record['status']}" + (f"  — connect with: {record['ssh']}" if record.get("ssh") else ""))
+    return record
+
+
+def wait_for(backend, name: str, region: str, done: tuple, failed: tuple, *, poll: float = 15.0, quiet=False,
+             timeout: float = 4 * 3600) -> str:
+    start = time.monotonic()
+    last = None
+    while True:
+        info = backend.describe_cluster(name, region)
+        status = (info or {}).get("clusterStatus") if info is not None else "DELETE_COMPLETE"
+        if status != last and not quiet:
+            click.echo(f"  [{int(time.monotonic() - start):>5d} s] {name}: {status}", err=True)
+        last = status
+        if status in done or status in failed:
+            return status
+        if time.monotonic() - start > timeout:
+            raise PctlError(f"gave up waiting for {name} after {timeout / 3600:.1f} h (status {status})",
+                            hint=f"check later with 'pctl status {name}'")
+        time.sleep(poll)
+
