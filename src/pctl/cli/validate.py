@@ -15,7 +15,9 @@ from pctl.cli.common import emit_json, json_option
 @click.option("--no-catalog", is_flag=True, help="Do not check Spack specs against a catalog.")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and warnings, no summary.")
-def validate(templates, as_json, catalog, no_catalog, strict, quiet):
+@click.option("--show-resolved", is_flag=True,
+              help="Also print each template with its extends: parents merged in (YAML; --json: 'resolved').")
+def validate(templates, as_json, catalog, no_catalog, strict, quiet, show_resolved):
     """Validate templates: schema, cross-field rules and Spack specs against the catalog.
 
     Every problem is reported at once with file:line:column and the field path.
@@ -52,7 +54,7 @@ def validate(templates, as_json, catalog, no_catalog, strict, quiet):
             "schema_version": 1,
             "valid": code == 0,
             "catalog": {"release": cat.release, "path": str(getattr(cat, "source_path", "") or "")} if cat is not None else None,
-            "results": [o.to_dict() for o in outcomes],
+            "results": [o.to_dict(resolved=show_resolved) for o in outcomes],
         })
         raise SystemExit(code)
     for o in outcomes:
@@ -62,6 +64,11 @@ def validate(templates, as_json, catalog, no_catalog, strict, quiet):
             err(o.not_found, o.hint)
             continue
         r = o.result
+        if show_resolved and r.loaded is not None:
+            from pctl.template.extends import dump_yaml
+
+            chain = list(getattr(r.loaded, "chain", None) or [o.display])
+            click.echo(dump_yaml(r.loaded.data, header=f"{o.display} resolved: " + " -> ".join(chain)), nl=False)
         for d in r.diagnostics:
             color = "red" if d.is_error else "yellow"
             head = f"{d.where()}: "

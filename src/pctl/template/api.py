@@ -1,4 +1,8 @@
-"""Library functions behind `pctl validate` and every command that takes -t."""
+"""Library functions behind `pctl validate` and every command that takes -t.
+
+Every template goes through `resolve` (file, library or registry name) and `validate_file`, which
+merges `extends:` parents first: the fingerprint and everything downstream see the resolved template.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,18 @@ class Outcome:
     not_found: str | None = None
     hint: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self, *, resolved: bool = False) -> dict:
         if self.result is None:
             return {"source": self.ref, "valid": False, "errors": [{
                 "severity": "error", "file": self.ref, "line": None, "column": None, "path": "",
                 "code": "not-found", "message": self.not_found, "hint": self.hint}], "warnings": []}
         d = self.result.to_dict()
         d["source"] = self.display
+        loaded = self.result.loaded
+        if getattr(loaded, "chain", None):
+            d["extends_chain"] = list(loaded.chain)
+        if resolved:
+            d["resolved"] = loaded.data if loaded is not None else None
         return d
 
 
@@ -59,3 +68,20 @@ class TemplateInvalid(PctlError):
     def __init__(self, message: str, result: ValidationResult):
         super().__init__(message, hint="run pctl validate on it for every error and warning")
         self.result = result
+
+
+def resolve_template(ref: str):
+    """(TemplateRef, LoadedTemplate with extends merged). Raises TemplateNotFound, or PctlError with
+    the load/extends error (file:line:col)."""
+    from pctl.template.extends import ExtendsFailed, resolve_extends
+    from pctl.template.load import LoadFailed, load_file
+    from pctl.template.resolve import resolve
+
+    tref = resolve(ref)
+    try:
+        loaded = resolve_extends(load_file(tref.path, tref.display))
+    except LoadFailed as exc:
+        raise PctlError(exc.diagnostic.format()) from None
+    except ExtendsFailed as exc:
+        raise PctlError("\n".join(d.format() for d in exc.diagnostics)) from None
+    return tref, loaded

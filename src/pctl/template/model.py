@@ -5,15 +5,12 @@ fields (metadata.title/description, SSH key comments) are data only and are neve
 unquoted.
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from pctl.template import rules
-
 
 def _check(fn):
     def run(value):
@@ -24,13 +21,11 @@ def _check(fn):
 
     return AfterValidator(run)
 
-
 def _lower_token(value):
     """'On-Demand' -> 'ondemand', 'FSx_Lustre' -> 'fsx_lustre' (enums are forgiving about case)."""
     if isinstance(value, str):
         return value.strip().lower().replace("-", "_")
     return value
-
 
 def _capacity(value):
     if isinstance(value, str):
@@ -38,14 +33,12 @@ def _capacity(value):
         return {"ondemand": "ondemand", "spot": "spot"}.get(v, value)
     return value
 
-
 def _storage_type(value):
     if isinstance(value, str):
         v = value.strip().lower().replace("-", "").replace("_", "")
         return {"efs": "efs", "fsx": "fsx_lustre", "fsxlustre": "fsx_lustre", "lustre": "fsx_lustre",
                 "ebs": "ebs"}.get(v, value)
     return value
-
 
 def _spec(value: str) -> str:
     from pctl.spack.spec import SpecSyntaxError, parse_spec
@@ -59,40 +52,34 @@ def _spec(value: str) -> str:
                                   {"spec": value, "msg": str(getattr(exc, "message", None) or exc)})
     return value
 
-
 def _ami(value: str) -> str | None:
-    if rules.AMI_ID_RE.match(value) or rules.AMI_NAME_RE.match(value):
+    if rules.AMI_ID_RE.fullmatch(value) or rules.AMI_NAME_RE.fullmatch(value):
         return None
     return f"{value!r} is neither an AMI id (ami-0123456789abcdef0) nor a pctl AMI name (letters, digits, . _ -)"
 
-
 def _key_name(value: str) -> str | None:
-    if rules.KEY_NAME_RE.match(value):
+    if rules.KEY_NAME_RE.fullmatch(value):
         return None
     return f"{value!r} is not a usable EC2 key pair name (letters, digits and . _ + = @ -, at most 255)"
 
-
 def _subnet(value: str) -> str | None:
-    return None if rules.SUBNET_RE.match(value) else f"{value!r} is not a subnet id (subnet-0123456789abcdef0)"
-
+    return None if rules.SUBNET_RE.fullmatch(value) else f"{value!r} is not a subnet id (subnet-0123456789abcdef0)"
 
 def _shell(value: str) -> str | None:
-    if not rules.SHELL_RE.match(value):
+    if not rules.SHELL_RE.fullmatch(value):
         return f"shell {value!r} must be an absolute path such as /bin/bash"
     return None
 
-
 def _mirror(value: str) -> str | None:
-    if not rules.MIRROR_RE.match(value):
+    if not rules.MIRROR_RE.fullmatch(value):
         return (f"mirror {value!r} must be an https://, s3://, oci:// or file:/// URL made of letters, digits "
                 "and . _ ~ / % + : @ = -")
     return None
 
-
 def _prefix(value: str) -> str | None:
     if value.startswith("/"):
         return f"prefix {value!r} must not start with '/' (it is a key prefix inside the bucket, e.g. runs/2024/)"
-    if not rules.S3_PREFIX_RE.match(value):
+    if not rules.S3_PREFIX_RE.fullmatch(value):
         if not value.endswith("/"):
             return f"prefix {value!r} must end with '/' (Mountpoint for S3 mounts a folder), e.g. {value}/"
         return f"prefix {value!r} may contain only letters, digits and ! _ . * ' ( ) / = + -"
@@ -100,14 +87,12 @@ def _prefix(value: str) -> str | None:
         return f"prefix {value!r} must not contain empty, '.' or '..' parts"
     return None
 
-
 def _metadata_tag(value: str) -> str | None:
     import re
 
-    if not re.match(r"^[a-z0-9][a-z0-9+.-]{0,39}$", value):
+    if not re.fullmatch(r"^[a-z0-9][a-z0-9+.-]{0,39}$", value):
         return f"search tag {value!r} must be lowercase letters, digits, + . - (at most 40)"
     return None
-
 
 ClusterName = Annotated[str, _check(rules.cluster_name_problem)]
 Region = Annotated[str, _check(rules.region_problem)]
@@ -125,10 +110,8 @@ SshKey = Annotated[str, _check(rules.ssh_key_problem)]
 Mirror = Annotated[str, _check(_mirror)]
 OsName = Literal["alinux2023", "ubuntu2204", "ubuntu2404", "rhel8", "rhel9", "rocky8", "rocky9"]
 
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=False, validate_default=False)
-
 
 class Metadata(_Model):
     """Registry information: what the template is for. Never used in generated scripts."""
@@ -139,7 +122,6 @@ class Metadata(_Model):
     version: Optional[str] = Field(None, max_length=40)
     author: Optional[str] = Field(None, max_length=200)
 
-
 class Cluster(_Model):
     name: ClusterName = Field(description="Cluster name: letter first, letters/digits/hyphens, at most 60.")
     region: Optional[Region] = Field(None, description="AWS region; defaults to your AWS configuration.")
@@ -147,7 +129,6 @@ class Cluster(_Model):
     custom_ami: Optional[Annotated[str, _check(_ami)]] = Field(None, description="AMI id or pctl AMI name.")
     key_name: Optional[Annotated[str, _check(_key_name)]] = Field(None, description="EC2 key pair for SSH.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra AWS tags for every resource.")
-
 
 class Queue(_Model):
     name: QueueName
@@ -159,11 +140,9 @@ class Queue(_Model):
     efa: bool = False
     subnet: Optional[SubnetId] = None
 
-
 class Compute(_Model):
     head_node: InstanceType = Field(description="Head node instance type, e.g. t3.large.")
     queues: list[Queue] = Field(min_length=1, max_length=50)
-
 
 class Software(_Model):
     spack_packages: list[SpackSpec] = Field(default_factory=list, max_length=500)
@@ -171,11 +150,9 @@ class Software(_Model):
                                   description="Extra Spack build caches, tried before the public ones.")
     modules: Annotated[Literal["flat", "hierarchical"], BeforeValidator(_lower_token)] = "flat"
 
-
 class Group(_Model):
     name: GroupName
     gid: UnixId
-
 
 class User(_Model):
     name: PosixName
@@ -190,18 +167,16 @@ class User(_Model):
     def primary_gid(self) -> int:
         return self.gid if self.gid is not None else self.uid
 
-
 class S3Mount(_Model):
     bucket: BucketName
     mount_point: MountPoint
     prefix: Optional[Annotated[str, _check(_prefix)]] = None
     read_only: bool = True
 
-
 class SharedStorage(_Model):
     type: Annotated[Literal["efs", "fsx_lustre", "ebs"], BeforeValidator(_storage_type)]
     mount_point: MountPoint
-    name: Optional[Annotated[str, _check(lambda v: None if rules.STORAGE_NAME_RE.match(v) else
+    name: Optional[Annotated[str, _check(lambda v: None if rules.STORAGE_NAME_RE.fullmatch(v) else
                                          f"storage name {v!r} must start with a letter and contain only letters, digits, _ and -, at most 30")]] = None
     size_gb: Optional[int] = Field(None, ge=1, le=1_000_000)
     id: Optional[str] = Field(None, description="Use an existing file system or volume (fs-..., vol-...).")
@@ -209,22 +184,24 @@ class SharedStorage(_Model):
     volume_type: Optional[Literal["gp2", "gp3", "io1", "io2", "st1", "sc1"]] = None
     deletion_policy: Annotated[Literal["delete", "retain", "snapshot"], BeforeValidator(_lower_token)] = "delete"
 
-
 class Data(_Model):
     s3_mounts: list[S3Mount] = Field(default_factory=list, max_length=50)
     shared_storage: list[SharedStorage] = Field(default_factory=list, max_length=25)
 
-
 class Networking(_Model):
     subnet_id: Optional[SubnetId] = None
     ssh_allowed_cidr: Optional[Cidr] = None
-
 
 class Template(_Model):
     """A pctl template: one cluster, its software, users and data."""
 
     model_config = ConfigDict(extra="forbid", strict=True, title="pctl template")
 
+    extends: Optional[Union[str, list[str]]] = Field(
+        None, description="Parent template(s): a name (library/registry) or a path relative to this file. "
+                          "Resolved before validation; see README 'Template inheritance'.")
+    remove: Optional[dict[str, Any]] = Field(
+        None, description="Inherited items to drop, e.g. {software: {spack_packages: [gatk]}, users: [bob]}.")
     metadata: Metadata = Field(default_factory=Metadata)
     cluster: Cluster
     compute: Compute
@@ -238,7 +215,6 @@ class Template(_Model):
     def arch(self) -> str:
         types = [self.compute.head_node] + [t for q in self.compute.queues for t in q.instance_types]
         return rules.instance_arch(types[0]) if types else "x86_64"
-
 
 def json_schema() -> dict:
     schema = Template.model_json_schema()

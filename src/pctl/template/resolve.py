@@ -1,7 +1,14 @@
-"""Resolve `-t FILE|NAME`: a file path, a NAME.yaml in the current folder, or a library template."""
+"""Resolve `-t FILE|NAME`.
+
+In order: a file path; a NAME.yaml in the current folder; a bundled library template (exact name,
+then a unique last part: ``gromacs`` -> ``chemistry/gromacs``); a template of a registry source in
+pctl's local cache (``team/chemistry/gromacs``, or ``chemistry/gromacs`` when only one source has
+it). Ambiguous names list the candidates; unknown names suggest close ones.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,41 +18,149 @@ from pctl.errors import TemplateNotFound
 @dataclass(frozen=True)
 class TemplateRef:
     path: Path
-    display: str  # what messages call it: the path as typed, or "library:NAME"
-    name: str  # short name for tags: file stem or library name
-    origin: str  # "file" | "library"
+    display: str  # what messages call it: the path as typed, "library:NAME" or "registry:SOURCE/NAME"
+    name: str  # short name for tags: file stem, library name or SOURCE/NAME
+    origin: str  # "file" | "library" | "registry"
+    source: str | None = None  # "library" or the registry source's name; None for files
 
 
-def resolve(ref: str) -> TemplateRef:
+def _library_ref(name: str) -> TemplateRef:
+    from pctl import library
+
+    return TemplateRef(library.path_of(name), f"library:{name}", name, "library", "library")
+
+
+def _ambiguous(ref: str, candidates: list[str]) -> TemplateNotFound:
+    return TemplateNotFound(f"template name {ref!r} is ambiguous: " + ", ".join(candidates),
+                            hint="use the full name, e.g. " + candidates[0])
+
+
+def resolve(ref: str, *, files: bool = True) -> TemplateRef:
+    """Find the template ``ref`` names. ``files=False`` skips the file and cwd steps (names only)."""
     from pctl import library
 
     if not ref or not ref.strip():
         raise TemplateNotFound("empty template name", hint="give a file (my-cluster.yaml) or a library name (starter)")
+    for prefix in ("library:", "registry:"):  # the display form, as messages print it
+        if ref.startswith(prefix) and not Path(ref).exists():
+            ref = ref[len(prefix):]
     p = Path(ref).expanduser()
     looks_like_file = ref.endswith((".yaml", ".yml", ".json")) or "/" in ref and (p.parent.is_dir() and p.exists())
-    if p.is_file() or p.is_dir() and p.exists():
-        return TemplateRef(p, ref, p.stem, "file")
-    for ext in (".yaml", ".yml"):
-        cand = Path(ref + ext).expanduser()
-        if "/" not in ref and cand.is_file():
-            return TemplateRef(cand, str(cand), cand.stem, "file")
-    lib = library.path_of(ref)
-    if lib is not None:
-        return TemplateRef(lib, f"library:{ref}", ref, "library")
+    if files:
+        if p.is_file() or p.is_dir() and p.exists():
+            return TemplateRef(p, ref, p.stem, "file")
+        for ext in (".yaml", ".yml"):
+            cand = Path(ref + ext).expanduser()
+            if "/" not in ref and cand.is_file():
+                return TemplateRef(cand, str(cand), cand.stem, "file")
+    if ref.startswith("library/") and library.path_of(ref[len("library/"):]) is not None:
+        return _library_ref(ref[len("library/"):])
+    if library.path_of(ref) is not None:
+        return _library_ref(ref)
+    is_filename = ref.endswith((".yaml", ".yml", ".json"))  # registry names have no suffix
+    reg = None if is_filename else _registry_lookup(ref, by_last_part=False)  # the local cache, never the network
+    if reg is not None:
+        return reg
     names = library.names()
     base = ref.rsplit("/", 1)[-1]
-    by_base = [n for n in names if n.rsplit("/", 1)[-1] == base]
-    if len(by_base) == 1:
-        n = by_base[0]
-        return TemplateRef(library.path_of(n), f"library:{n}", n, "library")
-    if len(by_base) > 1:
-        raise TemplateNotFound(f"template name {ref!r} is ambiguous: " + ", ".join(by_base),
-                               hint="use the full name, e.g. " + by_base[0])
-    if looks_like_file or ref.endswith((".yaml", ".yml")):
+    if "/" not in ref:
+        by_base = [n for n in names if n.rsplit("/", 1)[-1] == base]
+        if len(by_base) == 1:
+            return _library_ref(by_base[0])
+        if len(by_base) > 1:
+            raise _ambiguous(ref, by_base)
+        reg = None if is_filename else _registry_lookup(ref, by_last_part=True)
+        if reg is not None:
+            return reg
+    if files and (looks_like_file or ref.endswith((".yaml", ".yml"))):
         raise TemplateNotFound(f"{ref}: no such file")
     import difflib
 
-    guesses = difflib.get_close_matches(ref, names, n=3, cutoff=0.5) or difflib.get_close_matches(
-        base, [n.rsplit("/", 1)[-1] for n in names], n=3, cutoff=0.6)
-    hint = ("did you mean: " + ", ".join(guesses) + "?") if guesses else "list templates with: pctl registry list"
-    raise TemplateNotFound(f"{ref!r} is neither a file nor a library template", hint=hint)
+    all_names = list(names) + _registry_names()
+    guesses = difflib.get_close_matches(ref, all_names, n=3, cutoff=0.5) or difflib.get_close_matches(
+        base, [n.rsplit("/", 1)[-1] for n in all_names], n=3, cutoff=0.6)
+    # map last-part guesses back to full names
+    full = []
+    for g in guesses:
+        full += [n for n in all_names if n == g or n.rsplit("/", 1)[-1] == g]
+    full = list(dict.fromkeys(full))[:5]
+    hint = ("did you mean: " + ", ".join(full) + "?") if full else "list templates with: pctl registry list"
+    stale = _not_downloaded()
+    if stale:
+        hint += "; not downloaded yet: " + ", ".join(stale) + " (pctl registry update)"
+    what = "a file, a library template nor a registry template" if files else "a library nor a registry template"
+    raise TemplateNotFound(f"{ref!r} is neither {what}", hint=hint)
+
+
+def _registry_lookup(ref: str, *, by_last_part: bool) -> TemplateRef | None:
+    """The registry template named ``ref`` (or whose last part is ``ref``). None when nothing matches."""
+    from pctl.registry import store
+
+    matches = store.lookup(ref, by_last_part=by_last_part)
+    if len(matches) == 1:
+        e = matches[0]
+        return TemplateRef(e.path, f"registry:{e.qualified}", e.qualified, "registry", e.source)
+    if len(matches) > 1:
+        raise _ambiguous(ref, [e.qualified for e in matches])
+    return None
+
+
+def _registry_names() -> list[str]:
+    try:
+        from pctl.registry import store
+
+        return [e.qualified for e in store.registry_entries()]
+    except Exception:  # suggestions only: never fail because of them
+        return []
+
+
+def _not_downloaded() -> list[str]:
+    try:
+        from pctl.registry import store
+
+        return store.not_downloaded()
+    except Exception:
+        return []
+
+
+def source_root_of(path: Path) -> Path | None:
+    """The library folder or registry source folder that holds ``path``, else None."""
+    from pctl import library
+
+    try:
+        rp = path.resolve()
+    except OSError:  # pragma: no cover
+        return None
+    try:
+        rp.relative_to(library.ROOT)
+        return library.ROOT
+    except ValueError:
+        pass
+    from pctl.registry.paths import cache_root
+
+    root = cache_root()
+    try:
+        rel = rp.relative_to(root.resolve())
+    except (ValueError, OSError):
+        return None
+    parts = rel.parts
+    if len(parts) >= 3 and parts[1] == "tree":
+        return root / parts[0] / "tree"
+    return None
+
+
+def display_for_path(path: Path) -> str:
+    """What messages call a template file: library:NAME, registry:SOURCE/NAME, or a (relative) path."""
+    from pctl import library
+
+    root = source_root_of(path)
+    if root is not None:
+        rel = path.resolve().relative_to(root.resolve()).with_suffix("").as_posix()
+        if root == library.ROOT:
+            return f"library:{rel}"
+        return f"registry:{root.parent.name}/{rel}"
+    try:
+        rel = os.path.relpath(path, Path.cwd())
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return str(path)
+    return rel if not rel.startswith("..") else str(path.resolve())

@@ -252,6 +252,18 @@ def _check_compute(data) -> list[Diagnostic]:
                         f"EFA is offered only on large sizes of some families; {', '.join(small)} most likely has no EFA",
                         ("compute", "queues", i, "efa"), code="efa",
                         hint="EFA types include c5n.18xlarge, c6in.32xlarge, hpc6a.48xlarge, hpc7a.96xlarge, p4d.24xlarge"))
+    maxes = [q.get("max_count", 10) if isinstance(q, dict) else None for q in queues]
+    valid_maxes = all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 1000 for m in maxes)
+    total = sum(maxes) if valid_maxes else 0
+    if _valid_type(head) and total:
+        need = rules.head_node_memory_needed(total)
+        have = rules.memory_gib(head)
+        if have is not None and have < need:
+            out.append(error(
+                f"head node {head} has about {have:g} GiB of memory; ParallelCluster requires at least {need:.1f} GiB "
+                f"to manage {total} compute nodes (the sum of the queues' max_count)",
+                ("compute", "head_node"), code="head-node-memory",
+                hint="choose a larger head node (c6i.2xlarge or m6i.xlarge have 16 GiB) or lower max_count"))
     return out
 
 
@@ -327,7 +339,7 @@ def _check_users(data) -> list[Diagnostic]:
                     out.append(error(
                         f"group {gname!r} is not defined; add it under groups: with a gid so it is the same on every node",
                         ("users", i, "groups", j), code="undefined-group"))
-        if isinstance(u.get("shell"), str) and rules.SHELL_RE.match(u["shell"]) and u["shell"] not in (
+        if isinstance(u.get("shell"), str) and rules.SHELL_RE.fullmatch(u["shell"]) and u["shell"] not in (
                 "/bin/bash", "/usr/bin/bash", "/bin/sh", "/usr/bin/sh", "/bin/zsh", "/usr/bin/zsh", "/bin/tcsh",
                 "/usr/bin/tcsh", "/bin/csh", "/usr/bin/csh", "/usr/bin/fish", "/bin/ksh", "/usr/bin/ksh",
                 "/sbin/nologin", "/usr/sbin/nologin", "/bin/false", "/usr/bin/false"):
@@ -346,7 +358,7 @@ def _storage_rules(s: dict, i: int) -> list[Diagnostic]:
         out.append(error("give either id (use an existing file system) or size_gb (create a new one), not both",
                          p + ("size_gb",), code="conflict"))
     if isinstance(sid, str):
-        ok = rules.VOL_ID_RE.match(sid) if typ == "ebs" else rules.FS_ID_RE.match(sid)
+        ok = rules.VOL_ID_RE.fullmatch(sid) if typ == "ebs" else rules.FS_ID_RE.fullmatch(sid)
         if typ == "fsx_lustre" and ok and len(sid) != 20:
             ok = None
         if typ in ("ebs", "efs", "fsx_lustre") and not ok:
@@ -493,8 +505,16 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
 
     from pctl.template.model import Template
 
-    result = ValidationResult(source=loaded.source, loaded=loaded)
     diags: list[Diagnostic] = []
+    if isinstance(loaded.data, dict) and ("extends" in loaded.data or "remove" in loaded.data):
+        from pctl.template.extends import ExtendsFailed, resolve_extends
+
+        try:
+            loaded = resolve_extends(loaded)  # merged data; positions point into each parent file
+        except ExtendsFailed as exc:
+            return ValidationResult(source=loaded.source, loaded=loaded, diagnostics=list(exc.diagnostics))
+    diags += list(getattr(loaded, "diagnostics", None) or [])  # remove: problems found while merging
+    result = ValidationResult(source=loaded.source, loaded=loaded)
     try:
         result.template = Template.model_validate(loaded.data)
     except ValidationError as exc:

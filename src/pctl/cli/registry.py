@@ -1,0 +1,510 @@
+"""`pctl registry ...`: find, share and publish templates."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import click
+
+from pctl.cli.common import emit_json, json_option, output_option, write_output
+
+
+@click.group()
+def registry():
+    """Find, share and publish templates: the bundled library plus git, HTTPS and folder sources.
+
+    Sources are downloaded by 'pctl registry update'; every other command works offline from the
+    local cache. Every command that takes -t accepts a registry name (SOURCE/NAME, or NAME when only
+    one source has it).
+
+    \b
+    Examples:
+      pctl registry search bioinformatics
+      pctl registry get bioinformatics/gatk-pipeline > gatk-cluster.yaml
+      pctl registry add team https://github.com/org/hpc-templates.git --ref main
+      pctl registry add web https://templates.example.org/index.json
+      pctl registry update
+      pctl registry show team/chemistry/gromacs
+      pctl registry index ./seeds        # CI: validate every template, write seeds/index.json
+    """
+
+
+def _width() -> int:
+    return max(60, min(shutil.get_terminal_size((100, 24)).columns, 160))
+
+
+def _table(rows: list[list[str]], headers: list[str], flex: int) -> None:
+    """Print columns; column ``flex`` is shortened to fit the terminal."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    total = sum(widths) + 2 * (len(widths) - 1)
+    over = total - _width()
+    if over > 0:
+        widths[flex] = max(len(headers[flex]), widths[flex] - over)
+
+    def cut(text, w):
+        return text if len(text) <= w else text[: max(0, w - 1)] + "…"
+
+    def line(cells):
+        return "  ".join(cut(c, widths[i]).ljust(widths[i]) if i < len(cells) - 1 else cut(c, widths[i])
+                         for i, c in enumerate(cells)).rstrip()
+
+    click.secho(line(headers), bold=True)
+    for r in rows:
+        click.echo(line(r))
+
+
+def _age_notes(states, names: set[str] | None = None) -> None:
+    for st in states:
+        if st.kind == "bundled" or (names is not None and st.name not in names and st.cached):
+            continue
+        click.echo(f"{st.name}: {st.age()}", err=True)
+
+
+def _states():
+    from pctl.registry import store
+
+    return store.states()
+
+
+# ---------------------------------------------------------------- sources
+
+
+@registry.command("sources")
+@json_option
+def sources_cmd(as_json):
+    """List the template sources (the bundled library first) and how old each cache is."""
+    from pctl.registry.sources import describe_location
+
+    sts = _states()
+    if as_json:
+        emit_json({"schema_version": 1, "sources": [s.to_dict() for s in sts]})
+        return
+    rows = []
+    for s in sts:
+        where = "bundled with pctl" if s.kind == "bundled" else describe_location(s.kind, s.location, s.ref)
+        rows.append([s.name, where, str(len(s.entries)) if s.cached else "-", s.age()])
+    _table(rows, ["NAME", "LOCATION", "TEMPLATES", "CACHE"], 1)
+
+
+@registry.command("add")
+@click.argument("name")
+@click.argument("location")
+@click.option("--ref", default=None, metavar="BRANCH_OR_TAG", help="Git branch or tag (default: the remote's default branch).")
+@click.option("--kind", type=click.Choice(["git", "index", "dir"]), default=None,
+              help="What LOCATION is (default: guessed: *.json URL = index, other URLs = git, a folder = dir).")
+@click.option("--no-update", is_flag=True, help="Only record the source; download it later with 'pctl registry update'.")
+@json_option
+def add_cmd(name, location, ref, kind, no_update, as_json):
+    """Add a template source NAME at LOCATION: a git repository, an https://.../index.json or a folder.
+
+    The source is downloaded right away (unless --no-update); if that fails nothing is added.
+
+    \b
+    Examples:
+      pctl registry add team https://github.com/org/hpc-templates.git --ref v2.0
+      pctl registry add team git@github.com:org/hpc-templates.git
+      pctl registry add web https://templates.example.org/index.json
+      pctl registry add lab /shared/lab-templates
+    """
+    from pctl.errors import UsageError
+    from pctl.registry import config
+    from pctl.registry.sources import check_name, classify
+
+    check_name(name)
+    kind, loc = classify(location, kind)
+    if ref is not None:
+        if kind != "git":
+            raise UsageError("--ref applies only to git sources")
+        if not ref.strip() or ref.startswith("-") or any(c.isspace() or ord(c) < 0x20 for c in ref) or ".." in ref:
+            raise UsageError(f"invalid git ref {ref!r}")
+    current = config.load_sources()
+    if any(s.name == name for s in current):
+        raise UsageError(f"a source named {name!r} already exists", hint=f"pctl registry remove {name} first")
+    from pctl import library
+
+    if (library.ROOT / name).is_dir():
+        from pctl.cli.common import warn
+
+        warn(f"the library has a folder {name!r}: a name such as {name}/x means the library's template when both "
+             f"have it (use {name}/{name}/x or the unique template name)")
+    new = config.SourceConfig(name, loc, kind, ref)
+    path = config.save_sources(current + [new])
+    meta = None
+    if not no_update:
+        from pctl.registry.fetch import UpdateError, remove_cache, update
+
+        try:
+            meta = update(new)
+        except UpdateError as exc:
+            config.save_sources([s for s in config.load_sources() if s.name != name])
+            remove_cache(name)
+            raise type(exc)(f"{name}: {exc.message}; the source was not added", hint=exc.hint) from None
+        except BaseException:
+            config.save_sources([s for s in config.load_sources() if s.name != name])
+            remove_cache(name)
+            raise
+    if as_json:
+        emit_json({"schema_version": 1, "added": {"name": name, "kind": kind, "location": loc, "ref": ref},
+                   "config": str(path), "templates": meta["templates"] if meta else None,
+                   "commit": meta.get("commit") if meta else None})
+        return
+    click.echo(f"added {name} ({kind} {loc}{' @ ' + ref if ref else ''}) to {path}")
+    if meta:
+        _report_update(name, meta)
+
+
+@registry.command("remove")
+@click.argument("name")
+def remove_cmd(name):
+    """Remove source NAME and delete its cached templates."""
+    from pctl.errors import UsageError
+    from pctl.registry import config
+    from pctl.registry.fetch import remove_cache
+
+    if name == "library":
+        raise UsageError("the bundled library cannot be removed")
+    current = config.load_sources()
+    if not any(s.name == name for s in current):
+        names = ", ".join(s.name for s in current) or "none"
+        raise UsageError(f"no source named {name!r} (configured: {names})")
+    config.save_sources([s for s in current if s.name != name])
+    remove_cache(name)
+    click.echo(f"removed {name}")
+
+
+def _report_update(name: str, meta: dict) -> None:
+    extra = f", commit {meta['commit'][:10]}" if meta.get("commit") else ""
+    click.secho("✓ ", fg="green", nl=False)
+    click.echo(f"{name}: {meta['templates']} template{'s' if meta['templates'] != 1 else ''}{extra}")
+    for s in meta.get("skipped") or []:
+        from pctl.cli.common import warn
+
+        warn(f"{name}: skipped {s}")
+
+
+@registry.command("update")
+@click.argument("name", required=False)
+@json_option
+def update_cmd(name, as_json):
+    """Download every source (or only NAME) into the local cache."""
+    from pctl.errors import PctlError, UsageError
+    from pctl.registry.config import load_sources
+    from pctl.registry.fetch import update
+
+    srcs = load_sources()
+    if name == "library":
+        srcs = []
+    elif name is not None:
+        srcs = [s for s in srcs if s.name == name]
+        if not srcs:
+            raise UsageError(f"no source named {name!r}", hint="list them with: pctl registry sources")
+    results, failed = [], 0
+    if not as_json and (name is None or name == "library"):
+        click.echo("library: bundled with pctl, nothing to update")
+    for s in srcs:
+        try:
+            meta = update(s)
+        except PctlError as exc:
+            failed += 1
+            results.append({"name": s.name, "ok": False, "error": exc.message, "hint": exc.hint})
+            if not as_json:
+                click.secho("✗ ", fg="red", nl=False, err=True)
+                click.echo(f"{s.name}: {exc.message}", err=True)
+                if exc.hint:
+                    click.echo(f"  hint: {exc.hint}", err=True)
+            continue
+        results.append({"name": s.name, "ok": True, "templates": meta["templates"], "commit": meta.get("commit"),
+                        "updated": meta["updated"], "skipped": meta.get("skipped") or []})
+        if not as_json:
+            _report_update(s.name, meta)
+    if as_json:
+        emit_json({"schema_version": 1, "ok": failed == 0, "sources": results})
+    if not srcs and not as_json and name is None:
+        click.echo("no other sources; add one with: pctl registry add NAME LOCATION")
+    raise SystemExit(1 if failed else 0)
+
+
+# ---------------------------------------------------------------- browsing
+
+
+def _rows(entries):
+    return [[e.source, e.qualified, e.title or "-", str(len(e.packages))] for e in entries]
+
+
+@registry.command("search")
+@click.argument("query", nargs=-1)
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only templates with this tag (repeatable).")
+@click.option("--source", default=None, metavar="SOURCE", help="Only this source.")
+@json_option
+def search_cmd(query, tags, source, as_json):
+    """Search templates by name, tags, title, description and Spack packages.
+
+    \b
+    Examples:
+      pctl registry search bioinformatics
+      pctl registry search gatk                 # templates that install GATK
+      pctl registry search molecular dynamics --tag gpu
+
+    Exit codes: 0 something matched, 1 nothing matched, 2 usage error.
+    """
+    from pctl.errors import UsageError
+    from pctl.registry.search import search
+
+    q = " ".join(query)
+    if not q.strip() and not tags:
+        raise UsageError("give a search word or --tag", hint="pctl registry search bioinformatics")
+    sts = _states()
+    if source is not None:
+        sts = [s for s in sts if s.name == source]
+        if not sts:
+            raise UsageError(f"no source named {source!r}")
+    hits = search([e for s in sts for e in s.entries], q, tags=tuple(tags))
+    if as_json:
+        emit_json({"schema_version": 1, "query": q, "tags": list(tags),
+                   "results": [{**h.entry.to_dict(), "score": h.score} for h in hits],
+                   "sources": [s.to_dict() for s in sts]})
+        raise SystemExit(0 if hits else 1)
+    if not hits:
+        click.echo(f"no template matches {q!r}" + (f" with tags {', '.join(tags)}" if tags else ""), err=True)
+        _age_notes(sts)
+        raise SystemExit(1)
+    _table(_rows([h.entry for h in hits]), ["SOURCE", "NAME", "TITLE", "PACKAGES"], 2)
+    click.echo(f"\n{len(hits)} template{'s' if len(hits) != 1 else ''}. "
+               "Details: pctl registry show NAME · copy: pctl registry get NAME > my-cluster.yaml", err=True)
+    _age_notes(sts, {h.entry.source for h in hits})
+
+
+@registry.command("list")
+@click.option("--source", default=None, metavar="SOURCE", help="Only this source (library, or a source name).")
+@json_option
+def list_cmd(source, as_json):
+    """List every template of every source (or of --source)."""
+    from pctl.errors import UsageError
+
+    sts = _states()
+    if source is not None:
+        sts = [s for s in sts if s.name == source]
+        if not sts:
+            raise UsageError(f"no source named {source!r}", hint="list them with: pctl registry sources")
+    entries = [e for s in sts for e in s.entries]
+    if as_json:
+        emit_json({"schema_version": 1, "templates": [e.to_dict() for e in entries],
+                   "sources": [s.to_dict() for s in sts]})
+        return
+    _table(_rows(entries), ["SOURCE", "NAME", "TITLE", "PACKAGES"], 2)
+    _age_notes(sts)
+
+
+def _resolve_for_show(name: str):
+    from pctl.template.api import resolve_template
+
+    return resolve_template(name)
+
+
+@registry.command("show")
+@click.argument("name", metavar="NAME|FILE")
+@json_option
+def show_cmd(name, as_json):
+    """Describe a template: description, queues, packages and an install-time estimate."""
+    from pctl.registry import store
+    from pctl.template.validate import validate_loaded
+
+    tref, loaded = _resolve_for_show(name)
+    data = loaded.data
+    result = validate_loaded(loaded, use_catalog=False)
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    compute = data.get("compute") if isinstance(data.get("compute"), dict) else {}
+    queues = [q for q in compute.get("queues") or [] if isinstance(q, dict)] if isinstance(compute.get("queues"), list) else []
+    software = data.get("software") if isinstance(data.get("software"), dict) else {}
+    specs = [s for s in software.get("spack_packages") or [] if isinstance(s, str)] \
+        if isinstance(software.get("spack_packages"), list) else []
+    est = None
+    if result.template is not None and specs:
+        from pctl.spack.estimate import estimate
+        from pctl.spack.spec import parse_spec
+
+        t = result.template
+        est = estimate([parse_spec(s) for s in t.software.spack_packages], t.cluster.os, t.arch)
+    state = None
+    if tref.origin == "registry":
+        state = next((s for s in store.states(include_library=False) if s.name == tref.source), None)
+    chain = list(getattr(loaded, "chain", []) or [])[1:]
+    if as_json:
+        emit_json({
+            "schema_version": 1, "name": tref.name, "display": tref.display, "origin": tref.origin,
+            "source": tref.source, "path": str(tref.path), "title": meta.get("title"),
+            "description": meta.get("description"), "tags": meta.get("tags") or [], "version": meta.get("version"),
+            "extends": chain, "head_node": compute.get("head_node"),
+            "queues": [{k: q.get(k) for k in ("name", "instance_types", "min_count", "max_count", "capacity", "efa")
+                        if k in q} for q in queues],
+            "packages": specs,
+            "estimate": None if est is None else {"total_minutes": round(est.total_minutes, 1), "summary": est.summary(),
+                                                  "from_source": est.from_source, "prebuilt": est.prebuilt,
+                                                  "arch": est.arch, "os": est.os},
+            "valid": result.ok, "errors": [d.to_dict() for d in result.errors],
+            "cache": state.to_dict() if state else None,
+        })
+        return
+    w = min(_width(), 100)
+    title = meta.get("title") or ""
+    click.secho(tref.name if tref.origin != "file" else tref.display, bold=True, nl=False)
+    click.echo(f" — {title}" if title else "")
+    where = {"library": "bundled library", "registry": f"source {tref.source}"}.get(tref.origin, str(tref.path))
+    if state is not None:
+        where += f", {state.age()}"
+    click.echo(f"  {where}")
+    if isinstance(meta.get("description"), str):
+        click.echo()
+        click.echo(textwrap.fill(" ".join(meta["description"].split()), width=w, initial_indent="  ",
+                                 subsequent_indent="  "))
+    bits = []
+    if meta.get("tags"):
+        bits.append("tags: " + ", ".join(str(t) for t in meta["tags"]))
+    if meta.get("version"):
+        bits.append(f"version {meta['version']}")
+    if chain:
+        bits.append("extends: " + " -> ".join(chain))
+    if bits:
+        click.echo()
+        for b in bits:
+            click.echo(f"  {b}")
+    click.echo()
+    click.echo(f"  head node: {compute.get('head_node', '?')}")
+    click.echo(f"  queues ({len(queues)}):")
+    for q in queues:
+        types = q.get("instance_types") if isinstance(q.get("instance_types"), list) else []
+        cap = q.get("capacity", "ondemand")
+        click.echo(f"    {str(q.get('name', '?')):<12} {', '.join(map(str, types))}   "
+                   f"{q.get('min_count', 0)}-{q.get('max_count', 10)} nodes, {cap}" + (", EFA" if q.get("efa") else ""))
+    click.echo(f"  packages ({len(specs)}):")
+    if specs:
+        click.echo(textwrap.fill(", ".join(specs), width=w, initial_indent="    ", subsequent_indent="    "))
+    if est is not None:
+        click.echo(f"  estimated software install: {est.summary()} ({est.os}, {est.arch})")
+        if est.from_source:
+            click.echo(textwrap.fill("builds from source: " + ", ".join(est.from_source[:12])
+                                     + (" ..." if len(est.from_source) > 12 else ""), width=w,
+                                     initial_indent="    ", subsequent_indent="      "))
+    if not result.ok:
+        click.secho(f"\n  this template is not valid ({len(result.errors)} error"
+                    f"{'s' if len(result.errors) != 1 else ''}): pctl validate {name}", fg="red")
+    click.echo(f"\n  copy it: pctl registry get {tref.name if tref.origin != 'file' else name} > my-cluster.yaml")
+
+
+@registry.command("get")
+@click.argument("name", metavar="NAME")
+@output_option
+@click.option("--resolved", is_flag=True, help="Print the template with its extends: parents merged in (self-contained).")
+def get_cmd(name, output, resolved):
+    """Print a template's text (verbatim) to stdout or -o FILE.
+
+    \b
+    Examples:
+      pctl registry get bioinformatics/gatk-pipeline > gatk-cluster.yaml
+      pctl registry get team/chemistry/gromacs -o gromacs.yaml
+      pctl registry get team/projects/genomics --resolved -o genomics.yaml
+    """
+    from pctl.errors import PctlError
+    from pctl.template.load import LoadFailed, decode
+    from pctl.template.resolve import resolve
+
+    tref = resolve(name)
+    if tref.path.is_dir():
+        raise PctlError(f"{name} is a directory")
+    if resolved:
+        from pctl.template.api import resolve_template
+        from pctl.template.extends import dump_yaml
+
+        _, loaded = resolve_template(name)
+        chain = list(getattr(loaded, "chain", []) or [tref.display])
+        text = dump_yaml(loaded.data, header=f"{tref.name}, resolved from: " + " -> ".join(chain))
+    else:
+        try:
+            text = decode(tref.path.read_bytes(), tref.display)
+        except LoadFailed as exc:
+            raise PctlError(exc.diagnostic.format()) from None
+        except OSError as exc:
+            raise PctlError(f"cannot read {tref.path}: {exc.strerror or exc}") from None
+        if tref.origin != "file" and "extends" in text:
+            from pctl.template.load import load_text
+
+            try:
+                ext = load_text(text, tref.display).data.get("extends")
+            except LoadFailed:
+                ext = None
+            if ext:
+                from pctl.cli.common import warn
+
+                warn(f"{tref.name} extends {ext}; a copy resolves that name from your folder, the library and your "
+                     "registry sources (use --resolved for a self-contained template)")
+    write_output(text, output)
+
+
+# ---------------------------------------------------------------- publishing
+
+
+@registry.command("index")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the index (default: DIRECTORY/index.json).")
+@click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Spack catalog JSON to check specs against (default: PCTL_SPACK_INDEX, config, cache).")
+@click.option("--no-catalog", is_flag=True, help="Do not check Spack specs against a catalog.")
+@json_option
+def index_cmd(directory, output, catalog, no_catalog, as_json):
+    """Validate every template in DIRECTORY and write its index.json (for an HTTPS source).
+
+    Names come from the paths (chemistry/gromacs.yaml -> chemistry/gromacs); title, description,
+    tags and version from each template's metadata:; sha256 from the file's bytes. Run it in CI
+    before publishing: exit 1 (and no index written) when any template is invalid.
+
+    \b
+    Example:
+      pctl registry index seeds/ && aws s3 sync seeds/ s3://templates.example.org/
+    """
+    import json
+
+    from pctl.errors import PctlError, UsageError
+    from pctl.registry.index import build
+
+    cat = None
+    if not no_catalog:
+        from pctl.spack.catalog import CatalogError, find_catalog
+
+        try:
+            cat = find_catalog(catalog)
+        except CatalogError as exc:
+            raise PctlError(str(exc)) from None
+        if catalog is not None and cat is None:
+            raise UsageError(f"{catalog}: no such catalog file")
+    target = output or directory / "index.json"
+    index, results = build(directory, catalog=cat, use_catalog=not no_catalog, exclude=(target,))
+    bad = [(n, r) for n, r in results if not r.ok]
+    if not results:
+        raise UsageError(f"{directory}: no templates (*.yaml with cluster:, compute: or extends:)")
+    if as_json:
+        emit_json({"schema_version": 1, "valid": not bad, "index": str(target) if not bad else None,
+                   "templates": len(results), "results": [r.to_dict() for _, r in results]})
+    else:
+        for _, r in results:
+            for d in r.diagnostics:
+                if d.is_error:
+                    click.echo(d.format())
+    if bad:
+        if not as_json:
+            click.secho(f"✗ {len(bad)} of {len(results)} templates are invalid: "
+                        + ", ".join(n for n, _ in bad) + f"; {target} not written", fg="red", err=True)
+        raise SystemExit(1)
+    text = json.dumps(index, indent=2, ensure_ascii=False) + "\n"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        raise PctlError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if not as_json:
+        click.secho("✓ ", fg="green", nl=False)
+        click.echo(f"{len(results)} template{'s' if len(results) != 1 else ''} valid; wrote {target}")
