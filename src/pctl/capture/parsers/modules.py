@@ -332,8 +332,8 @@ class _TextParser:
 
     def _add(self, full: str, markers: list[str], section: Section | None) -> Module | None:
         full = full.strip()
-        if not full or not _valid_name(full):
-            return None
+        if not full or not _valid_name(full) or full.endswith("/"):
+            return None  # "name/" is a directory entry (terse header, spider continuation), never a module
         header = section.header if section else None
         if section is not None and self.cur_repeat and full in self._sec_names.get(section.header, set()):
             # repeated print of the same section (pager): merge markers into the first copy
