@@ -1,0 +1,120 @@
+"""The CLI as a user runs it: conventions (exit codes, --json, -o, no prompts), help, dry run."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import VALID, run_pctl
+
+
+def test_version_and_help():
+    r = run_pctl("--version")
+    assert r.returncode == 0 and r.stdout.startswith("pctl ")
+    r = run_pctl("--help")
+    assert r.returncode == 0 and "Examples:" in r.stdout
+    for cmd in ("create", "validate", "delete", "list", "status", "ssh", "registry", "capture", "network", "doctor"):
+        assert cmd in r.stdout
+
+
+def test_help_imports_no_aws_or_pcluster():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "pctl", "--help"], capture_output=True, text=True)
+    mods = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert not {m for m in mods if m.split(".")[0] in ("boto3", "botocore", "pcluster", "pydantic", "jinja2")}
+
+
+def test_validate_exit_codes(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(VALID)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALID.replace("max_count: 4", "max_count: -4"))
+    assert run_pctl("validate", "--no-catalog", str(good)).returncode == 0
+    r = run_pctl("validate", "--no-catalog", str(bad))
+    assert r.returncode == 1 and "bad.yaml:10:18" in r.stdout
+    assert run_pctl("validate").returncode == 2
+    r = run_pctl("validate", str(tmp_path / "missing.yaml"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+    assert run_pctl("validate", "--bogus-flag", str(good)).returncode == 2
+    assert "Traceback" not in r.stderr
+
+
+def test_validate_json_is_stable(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALID.replace("min_count: 0", "mn_count: 0"))
+    r = run_pctl("validate", "--no-catalog", "--json", str(bad))
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 and data["valid"] is False
+    err = data["results"][0]["errors"][0]
+    assert set(err) == {"severity", "file", "line", "column", "path", "code", "message", "hint"}
+    assert (err["line"], err["column"], err["path"], err["code"]) == (9, 7, "compute.queues[0].mn_count", "unknown-key")
+
+
+def test_validate_non_utf8_and_empty(tmp_path):
+    f = tmp_path / "latin1.yaml"
+    f.write_bytes("cluster:\n  name: caf\xe9\n".encode("latin-1"))
+    r = run_pctl("validate", str(f))
+    assert r.returncode == 1 and "not valid UTF-8" in r.stdout
+    e = tmp_path / "empty.yaml"
+    e.write_text("")
+    r = run_pctl("validate", str(e))
+    assert r.returncode == 1 and "empty" in r.stdout
+
+
+def _no_aws_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent", AWS_EC2_METADATA_DISABLED="true")
+    return env
+
+
+def test_create_dry_run_needs_no_credentials_and_makes_no_aws_call(tmp_path):
+    import subprocess
+
+    env = _no_aws_env()
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "pctl", "create", "-t", "bioinformatics", "--dry-run",
+                          "--no-catalog"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Region: us-east-1" in out.stdout or "Region:" in out.stdout
+    assert "Queues" in out.stdout and "Software" in out.stdout and "Bucket" in out.stdout
+    mods = {line.split("|")[-1].strip().split(".")[0] for line in out.stderr.splitlines() if "|" in line}
+    assert "boto3" not in mods and "botocore" not in mods
+
+
+def test_create_dry_run_json_and_output_dir(tmp_path):
+    out = tmp_path / "out"
+    r = run_pctl("create", "-t", "ml/pytorch-gpu", "--dry-run", "--no-catalog", "--json", "--output-dir", str(out),
+                 env=_no_aws_env())
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["dry_run"] is True
+    assert data["config"]["Scheduling"]["Scheduler"] == "slurm"
+    plan = data["plan"]
+    for q in plan["queues"]:  # the queue's counts are honoured exactly by its compute resources
+        assert sum(c["max_count"] for c in q["compute_resources"]) == q["max_count"]
+        assert sum(c["min_count"] for c in q["compute_resources"]) == q["min_count"]
+    assert {p.name for p in out.iterdir()} >= {"cluster-config.yaml", "plan.json", "head.sh", "compute.sh"}
+    assert os.access(out / "head.sh", os.X_OK)
+
+
+def test_create_dry_run_overrides_and_bad_overrides():
+    r = run_pctl("create", "-t", "minimal", "--dry-run", "--no-catalog", "--json", "--name", "my-experiment",
+                 "--custom-ami", "ami-0123456789abcdef0", env=_no_aws_env())
+    data = json.loads(r.stdout)
+    assert data["plan"]["cluster"]["name"] == "my-experiment"
+    assert data["config"]["Image"]["CustomAmi"] == "ami-0123456789abcdef0"
+    r = run_pctl("create", "-t", "minimal", "--dry-run", "--name", "bad name; rm", env=_no_aws_env())
+    assert r.returncode == 2 and "--name" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_template_name_suggests():
+    r = run_pctl("create", "-t", "bioinformatic", "--dry-run")
+    assert r.returncode == 2 and "did you mean" in r.stderr
+
+
+def test_delete_without_terminal_or_yes_does_not_prompt(aws_env):
+    r = run_pctl("delete", "no-such-cluster", env=aws_env, input="")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
