@@ -1,0 +1,360 @@
+"""Start an AMI build: reuse by fingerprint first, then launch one locked-down builder instance.
+
+The launch makes: the build's S3 objects (record, config, agent, software script), a per-build IAM
+role and instance profile, and the instance (official ParallelCluster AMI, IMDSv2 only, a security
+group with no inbound rules and no key pair, encrypted root volume, shutdown behaviour terminate,
+``shutdown -h +N`` lifetime limit at boot). If the launch fails, what it made is removed and the
+record says ``failed`` at step ``launch``. From then on the agent on the instance owns the build.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pctl.ami import estimates
+from pctl.ami.store import BuildStore, iso, prefix_of, utcnow
+from pctl.aws import aws_errors
+from pctl.errors import PctlError, UsageError
+
+AGENT_FILE = Path(__file__).with_name("agent.py")
+DEFAULT_INSTANCE_TYPE = {"x86_64": "c6i.4xlarge", "arm64": "c7g.4xlarge"}
+SG_NAME = "pctl-ami-builder"
+PROFILE_RETRY_SECONDS = 90
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    template: str
+    name: str | None = None
+    force: bool = False
+    instance_type: str | None = None
+    subnet_id: str | None = None
+    notify_webhook: str | None = None
+    region: str | None = None
+    max_hours: float = estimates.DEFAULT_MAX_HOURS
+    #: Where on-instance paths live (normally /). Tests set a directory so the agent and the
+    #: software script can run on the test machine exactly as they would on the builder.
+    builder_root: str = "/"
+
+
+def _say(progress, msg: str) -> None:
+    if progress:
+        progress(msg)
+
+
+def _check_options(opts: BuildOptions) -> None:
+    from pctl.ami.agent import webhook_allowed
+    from pctl.template import rules
+
+    if opts.name is not None and not rules.AMI_NAME_RE.match(opts.name):
+        raise UsageError(f"--name: {opts.name!r} is not a usable AMI name (letters, digits, . _ -; at most 128)")
+    if opts.subnet_id is not None and not rules.SUBNET_RE.match(opts.subnet_id):
+        raise UsageError(f"--subnet-id: {opts.subnet_id!r} is not a subnet id (subnet-0123456789abcdef0)")
+    if opts.notify_webhook is not None and not webhook_allowed(opts.notify_webhook):
+        raise UsageError(f"--notify-webhook: {opts.notify_webhook!r} must be an https:// URL")
+    if not 0.5 <= opts.max_hours <= 48:
+        raise UsageError("--max-hours must be between 0.5 and 48")
+    root = opts.builder_root
+    if not root.startswith("/") or ".." in root.split("/"):
+        raise UsageError(f"builder root must be an absolute path, not {root!r}")
+
+
+def _slug(text: str) -> str:
+    import re
+
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return (s or "template")[:60]
+
+
+def _under(root: str, path: str) -> str:
+    return path if root in ("", "/") else root.rstrip("/") + path
+
+
+def start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, catalog=None, use_catalog: bool = True,
+                progress=None) -> dict:
+    """Reuse or launch. Returns {"action": "reused"|"in-progress"|"launched", ...}."""
+    from pctl.ami.base import find_base_image
+    from pctl.aws import Aws
+    from pctl.cluster.create import find_matching_ami
+    from pctl.cluster.plan import CreateOptions, default_region, prepare
+    from pctl.render.pcluster_check import pcluster_version
+
+    _check_options(opts)
+    prepared = prepare(CreateOptions(template=opts.template, region=opts.region), catalog=catalog,
+                       use_catalog=use_catalog)
+    t = prepared.template
+    if not t.software.spack_packages:
+        raise PctlError(f"{prepared.ref.display} has no software.spack_packages: there is nothing to bake into an AMI",
+                        hint="clusters without Spack packages start from the official ParallelCluster AMI: "
+                             "pctl create -t " + opts.template)
+    if t.cluster.custom_ami:
+        _say(progress, f"note: cluster.custom_ami ({t.cluster.custom_ami}) is not used: a build starts from the "
+                       "official ParallelCluster AMI")
+    pc_version = pcluster_version()
+    if not pc_version:
+        raise PctlError("aws-parallelcluster is not installed: pctl cannot tell which ParallelCluster version the AMI "
+                        "is for", hint="pip install aws-parallelcluster")
+    aws = aws or Aws(profile=profile, region=opts.region or default_region(t))
+    base_info = {"template": prepared.ref.name, "template_source": prepared.ref.display,
+                 "fingerprint": prepared.fingerprint, "pcluster_version": pc_version, "region": aws.region}
+    # 1. reuse: an available AMI with this exact software for this ParallelCluster version
+    if not opts.force:
+        ami = find_matching_ami(aws, prepared.fingerprint, pc_version)
+        if ami:
+            return dict(base_info, action="reused", ami_id=ami, status="available")
+    store = BuildStore(aws)
+    records = store.records()
+    # 2. a build of the same software already under way: follow it instead of paying twice
+    if not opts.force:
+        from pctl.ami.status import builder_instances, reconcile
+
+        running = [r for r in records if r.get("fingerprint") == prepared.fingerprint
+                   and r.get("pcluster_version") == pc_version and r.get("status") in ("launching", "running")]
+        if running:
+            insts = builder_instances(aws, [r["build_id"] for r in running])
+            live = [r for r in running if reconcile(r, insts.get(r["build_id"])).get("status") != "failed"]
+            if live:
+                return dict(base_info, action="in-progress", build_id=live[-1]["build_id"], status=live[-1]["status"],
+                            record=live[-1])
+    # 3. launch
+    arch = t.arch
+    instance_type = opts.instance_type or DEFAULT_INSTANCE_TYPE[arch]
+    from pctl.template import rules
+
+    if rules.instance_arch(instance_type) != arch:
+        raise UsageError(f"--instance-type {instance_type} is {rules.instance_arch(instance_type)}, but the template's "
+                         f"instance types are {arch}: the AMI must be built on {arch}")
+    base = find_base_image(aws, t.cluster.os, arch, pc_version)
+    raw = prepared.estimate.total_minutes if prepared.estimate is not None else 0.0
+    est = estimates.plan(raw, records)
+    lifetime = estimates.lifetime_minutes(est["total_minutes"], opts.max_hours)
+    volume = estimates.volume_gb(base["root_gb"], prepared.estimate)
+    _say(progress, f"estimate: {estimates.describe(est)}")
+    _say(progress, f"base image: {base['image_id']} ({base['name']})")
+    return launch(aws, opts, prepared, store=store, base=base, est=est, lifetime=lifetime, volume=volume,
+                  instance_type=instance_type, pc_version=pc_version, base_info=base_info, progress=progress)
+
+
+def ami_tags(*, build_id, name, prepared, pc_version) -> dict:
+    from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
+    from pctl.template.fingerprint import packages_digest
+
+    t = prepared.template
+    return {
+        "Name": name,
+        "pctl:managed": "true",
+        "pctl:build-id": build_id,
+        "pctl:name": name,
+        "pctl:template": prepared.ref.name[:255],
+        "pctl:fingerprint": prepared.fingerprint,
+        "pctl:pcluster-version": pc_version,
+        "pctl:os": t.cluster.os,
+        "pctl:arch": t.arch,
+        "pctl:spack-release": PINNED_SPACK_RELEASE,
+        "pctl:packages-release": PINNED_PACKAGES_RELEASE,
+        "pctl:packages-digest": packages_digest(t),
+    }
+
+
+def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, est: dict, lifetime: int, volume: int,
+           instance_type: str, pc_version: str, base_info: dict, progress=None) -> dict:
+    from datetime import timedelta
+
+    from pctl import __version__
+    from pctl.ami import iam
+    from pctl.ami.ids import new_build_id
+    from pctl.ami.userdata import WORKDIR, render_user_data
+    from pctl.aws.s3 import ensure_bucket
+    from pctl.render.scripts import ScriptOptions, render_software_install
+    from pctl.template import rules
+
+    t = prepared.template
+    build_id = new_build_id()
+    name = opts.name or _slug(prepared.ref.name)
+    ami_name = f"{name}-{build_id}"[:128]
+    root = opts.builder_root
+    paths = {"root": root, "software_root": _under(root, rules.SOFTWARE_ROOT), "log_dir": _under(root, "/var/log/pctl"),
+             "state_dir": _under(root, "/var/lib/pctl")}
+    software = render_software_install(t, ScriptOptions("ami", software_root=paths["software_root"],
+                                                        log_dir=paths["log_dir"], state_dir=paths["state_dir"]))
+    created = utcnow()
+    deadline = created + timedelta(minutes=lifetime)
+    tags = ami_tags(build_id=build_id, name=name, prepared=prepared, pc_version=pc_version)
+    bucket = ensure_bucket(aws)
+    store.bucket = bucket
+    prefix = prefix_of(build_id)
+    record = dict(base_info, **{
+        "schema": 1, "build_id": build_id, "name": name, "ami_name": ami_name, "status": "launching",
+        "step": "launch", "os": t.cluster.os, "arch": t.arch, "packages": list(t.software.spack_packages),
+        "package_count": len(t.software.spack_packages), "packages_digest": tags["pctl:packages-digest"],
+        "spack_release": tags["pctl:spack-release"], "packages_release": tags["pctl:packages-release"],
+        "base_ami": base["image_id"], "base_ami_name": base["name"], "instance_type": instance_type,
+        "volume_gb": volume, "lifetime_minutes": lifetime, "deadline": iso(deadline), "created_at": iso(created),
+        "bucket": bucket, "prefix": prefix, "estimate": est, "pctl_version": __version__,
+        "notify_webhook": bool(opts.notify_webhook), "forced": opts.force,
+    })
+    config = {
+        "build_id": build_id, "template": prepared.ref.name, "ami_name": ami_name,
+        "ami_description": f"pctl {prepared.ref.name}: {len(t.software.spack_packages)} Spack packages "
+                           f"(ParallelCluster {pc_version}, build {build_id})",
+        "tags": tags, "paths": paths, "package_count": len(t.software.spack_packages),
+        "software_script": "software-install.sh", "notify_webhook": opts.notify_webhook,
+        "disk_gb_needed": volume - base["root_gb"], "upload_interval": 20, "progress_interval": 5,
+        "image_poll": 15, "image_timeout": 3 * 3600, "deadline": iso(deadline),
+    }
+    user_data = render_user_data(build_id=build_id, bucket=bucket, prefix=prefix, region=aws.region,
+                                 lifetime_minutes=lifetime, workdir=_under(root, WORKDIR))
+    role = None
+    instance_id = None
+    try:
+        subnet, vpc, public = _subnet(aws, opts, progress)
+        sg = ensure_builder_sg(aws, vpc, in_pctl_network=opts.subnet_id is None)
+        record.update(subnet_id=subnet, security_group_id=sg)
+        store.put_json(build_id, "state.json", record)
+        store.put(build_id, "agent.py", AGENT_FILE.read_bytes(), content_type="text/x-python")
+        store.put(build_id, "software-install.sh", software, content_type="text/x-shellscript")
+        store.put_json(build_id, "config.json", config)
+        role, profile_arn = iam.create_builder_profile(aws, build_id, bucket)
+        record["role_name"] = role
+        _say(progress, f"instance profile {role}: may touch only this build's S3 prefix, image and instance")
+        instance_id = _run_builder(aws, build_id=build_id, base=base, instance_type=instance_type, volume=volume,
+                                   subnet=subnet, sg=sg, public=public, profile_arn=profile_arn, user_data=user_data,
+                                   deadline=iso(deadline), template=prepared.ref.name)
+        _say(progress, f"builder {instance_id} ({instance_type}) launched; lifetime limit "
+                       f"{estimates.fmt_minutes(lifetime)}")
+        record.update(instance_id=instance_id, launched_at=iso())
+        current = store.get_json(build_id, "state.json") or {}
+        if current.get("status", "launching") == "launching":  # the agent may already have taken over
+            store.put_json(build_id, "state.json", record)
+    except BaseException as exc:
+        problems = _rollback(aws, store, build_id, role, instance_id)
+        record.update(status="failed", finished_at=iso(), failure={
+            "step": "launch", "message": getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}",
+            "log_tail": [], "cleanup": problems})
+        try:
+            store.put_json(build_id, "state.json", record)
+        except Exception:
+            pass
+        if problems:
+            _say(progress, "could not remove: " + "; ".join(problems) + " (pctl ami cleanup removes them)")
+        raise
+    return dict(base_info, action="launched", build_id=build_id, status="launching", instance_id=instance_id,
+                record=record, user_data_bytes=len(user_data.encode()))
+
+
+def _subnet(aws, opts: BuildOptions, progress) -> tuple[str, str, bool]:
+    if opts.subnet_id:
+        with aws_errors():
+            subs = aws.client("ec2").describe_subnets(SubnetIds=[opts.subnet_id])["Subnets"]
+        if not subs:
+            raise PctlError(f"subnet {opts.subnet_id} not found in {aws.region}")
+        return opts.subnet_id, subs[0]["VpcId"], False
+    from pctl.network.ensure import ensure_network
+
+    _say(progress, f"network: the pctl network in {aws.region} (builder in a public subnet, no inbound traffic)")
+    net = ensure_network(aws, public_only=True, progress=(lambda m: _say(progress, f"  {m}")) if progress else None)
+    return net.public_subnets[0], net.vpc_id, True
+
+
+def ensure_builder_sg(aws, vpc_id: str, *, in_pctl_network: bool) -> str:
+    """A security group with no inbound rules (egress only), shared by builders in the VPC."""
+    ec2 = aws.client("ec2")
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag:pctl:role", "Values": ["ami-builder"]}]
+    with aws_errors():
+        found = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
+        if found:
+            sg = found[0]
+            if sg.get("IpPermissions"):
+                ec2.revoke_security_group_ingress(GroupId=sg["GroupId"], IpPermissions=sg["IpPermissions"])
+            return sg["GroupId"]
+        tags = [{"Key": "Name", "Value": SG_NAME}, {"Key": "pctl:managed", "Value": "true"},
+                {"Key": "pctl:role", "Value": "ami-builder"}]
+        if in_pctl_network:  # deleted together with the network (pctl network delete)
+            tags.append({"Key": "pctl:network", "Value": aws.region})
+        return ec2.create_security_group(
+            GroupName=SG_NAME, VpcId=vpc_id, TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
+            Description="pctl AMI builders: no inbound traffic at all; outbound for packages and S3")["GroupId"]
+
+
+def _run_builder(aws, *, build_id, base, instance_type, volume, subnet, sg, public, profile_arn, user_data, deadline,
+                 template) -> str:
+    from botocore.exceptions import ClientError
+
+    from pctl.ami.iam import is_profile_propagation_error
+
+    tags = [{"Key": "Name", "Value": f"pctl-ami-builder {build_id}"}, {"Key": "pctl:managed", "Value": "true"},
+            {"Key": "pctl:role", "Value": "ami-builder"}, {"Key": "pctl:build-id", "Value": build_id},
+            {"Key": "pctl:deadline", "Value": deadline}, {"Key": "pctl:template", "Value": template[:255]}]
+    nic = {"DeviceIndex": 0, "SubnetId": subnet, "Groups": [sg], "DeleteOnTermination": True}
+    if public:
+        nic["AssociatePublicIpAddress"] = True
+    kwargs = dict(
+        ImageId=base["image_id"], InstanceType=instance_type, MinCount=1, MaxCount=1,
+        IamInstanceProfile={"Arn": profile_arn}, UserData=user_data, NetworkInterfaces=[nic],
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
+        InstanceInitiatedShutdownBehavior="terminate",
+        BlockDeviceMappings=[{"DeviceName": base["root_device"], "Ebs": {
+            "VolumeSize": volume, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}}],
+        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}, {"ResourceType": "volume", "Tags": tags}],
+    )
+    ec2 = aws.client("ec2")
+    t0 = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with aws_errors():
+                try:
+                    r = ec2.run_instances(ClientToken=f"{build_id}-{attempt}", **kwargs)
+                except ClientError as exc:
+                    if is_profile_propagation_error(exc) and time.monotonic() - t0 < PROFILE_RETRY_SECONDS:
+                        raise _Retry() from exc
+                    raise
+            return r["Instances"][0]["InstanceId"]
+        except _Retry:
+            time.sleep(min(10, 2 * attempt))
+
+
+class _Retry(Exception):
+    pass
+
+
+def _rollback(aws, store: BuildStore, build_id: str, role: str | None, instance_id: str | None) -> list[str]:
+    from pctl.ami import iam
+
+    problems: list[str] = []
+    if instance_id:
+        try:
+            aws.client("ec2").terminate_instances(InstanceIds=[instance_id])
+        except Exception as exc:
+            problems.append(f"instance {instance_id}: {exc}")
+    if role:
+        problems += iam.delete_builder_profile(aws, role)
+    try:
+        store.delete(build_id, ["agent.py", "config.json", "software-install.sh"])
+    except Exception as exc:
+        problems.append(f"s3 inputs of {build_id}: {exc}")
+    return problems
+
+
+def finish(aws, record: dict) -> list[str]:
+    """After a build ended (seen by a watching pctl): remove its IAM role and its S3 inputs."""
+    from pctl.ami import iam
+
+    problems = []
+    if record.get("role_name") or record.get("build_id"):
+        problems += iam.delete_builder_profile(aws, record.get("role_name") or iam.role_name(record["build_id"]))
+    try:
+        BuildStore(aws, record.get("bucket")).delete(record["build_id"], ["agent.py", "config.json",
+                                                                          "software-install.sh"])
+    except Exception as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def summary_json(result: dict) -> dict:
+    """A JSON-safe copy of a start_build result (no webhook URL)."""
+    return json.loads(json.dumps(result, default=str))

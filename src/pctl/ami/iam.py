@@ -1,0 +1,166 @@
+"""The builder's instance profile: one IAM role per build, allowed to touch only that build.
+
+Why per build, not one shared role with tag conditions: a shared role cannot name "this build's S3
+prefix" (the instance's credentials carry no build id an S3 policy could match), so every builder
+could read and overwrite every other build's records and scripts. A per-build role names its own
+resources literally:
+
+* S3: read ``builds/<id>/*``; write only ``state.json``, ``progress.json``, ``build.log`` and
+  ``spack-install.log`` there. Nothing else in the bucket, no other bucket.
+* EC2: ``CreateImage`` only of an instance tagged ``pctl:build-id=<id>`` (itself) and only when the
+  new image and snapshots are tagged with that id at creation; ``CreateTags`` only as part of that
+  ``CreateImage``; ``DeregisterImage``/``DeleteSnapshot``/``TerminateInstances`` only on resources
+  tagged with that id. ``Describe*`` (read-only; EC2 has no resource-level permissions for them).
+* Nothing else: no IAM, no SSM, no other service, no passing roles.
+
+It is created at launch (path ``/pctl/``, name ``pctl-build-<id>``, tagged) and deleted when the
+build ends: by the watching ``pctl ami build``, else by ``pctl ami cleanup`` (a detached build ends
+with no pctl process alive, and a role cannot remove its own last permission). A leftover role is
+inert: only EC2 can assume it, and its policy names resources of a build that is over.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pctl.aws import aws_errors
+
+ROLE_PATH = "/pctl/"
+ROLE_PREFIX = "pctl-build-"
+POLICY_NAME = "pctl-build"
+WRITABLE = ("state.json", "progress.json", "build.log", "spack-install.log")
+
+
+def partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def role_name(build_id: str) -> str:
+    return ROLE_PREFIX + build_id
+
+
+def build_id_of(role: str) -> str | None:
+    return role[len(ROLE_PREFIX):] if role.startswith(ROLE_PREFIX) else None
+
+
+def trust_policy() -> dict:
+    """Only EC2 may assume it (for the instance profile); launching with it needs iam:PassRole."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole",
+    }]}
+
+
+def builder_policy(build_id: str, bucket: str, region: str, account: str) -> dict:
+    p = partition(region)
+    prefix = f"arn:{p}:s3:::{bucket}/builds/{build_id}/"
+    instance = f"arn:{p}:ec2:{region}:{account}:instance/*"
+    image = f"arn:{p}:ec2:{region}::image/*"
+    snapshot = f"arn:{p}:ec2:{region}::snapshot/*"
+    own = {"StringEquals": {"aws:ResourceTag/pctl:build-id": build_id}}
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadThisBuild", "Effect": "Allow", "Action": "s3:GetObject", "Resource": prefix + "*"},
+        {"Sid": "ReportThisBuild", "Effect": "Allow", "Action": "s3:PutObject",
+         "Resource": [prefix + name for name in WRITABLE]},
+        {"Sid": "ReadOnlyDescribe", "Effect": "Allow",
+         "Action": ["ec2:DescribeImages", "ec2:DescribeSnapshots"], "Resource": "*"},
+        {"Sid": "ImageOfItself", "Effect": "Allow", "Action": "ec2:CreateImage", "Resource": instance,
+         "Condition": own},
+        {"Sid": "NewImageTaggedWithThisBuild", "Effect": "Allow", "Action": "ec2:CreateImage",
+         "Resource": [image, snapshot],
+         "Condition": {"StringEquals": {"aws:RequestTag/pctl:build-id": build_id}}},
+        {"Sid": "TagOnlyWhileCreatingTheImage", "Effect": "Allow", "Action": "ec2:CreateTags",
+         "Resource": [image, snapshot],
+         "Condition": {"StringEquals": {"ec2:CreateAction": "CreateImage",
+                                        "aws:RequestTag/pctl:build-id": build_id}}},
+        {"Sid": "UndoOwnImage", "Effect": "Allow", "Action": "ec2:DeregisterImage", "Resource": image,
+         "Condition": own},
+        {"Sid": "UndoOwnSnapshots", "Effect": "Allow", "Action": "ec2:DeleteSnapshot", "Resource": snapshot,
+         "Condition": own},
+        {"Sid": "EndItself", "Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": instance,
+         "Condition": own},
+    ]}
+
+
+def create_builder_profile(aws, build_id: str, bucket: str) -> tuple[str, str]:
+    """(role/profile name, instance profile ARN). Rolls back its own partial work on failure."""
+    iam = aws.client("iam")
+    name = role_name(build_id)
+    tags = [{"Key": "pctl:build-id", "Value": build_id}, {"Key": "pctl:managed", "Value": "true"},
+            {"Key": "pctl:role", "Value": "ami-builder"}]
+    try:
+        with aws_errors():
+            iam.create_role(RoleName=name, Path=ROLE_PATH, MaxSessionDuration=3600, Tags=tags,
+                            AssumeRolePolicyDocument=json.dumps(trust_policy()),
+                            Description=f"pctl AMI build {build_id}: may touch only this build's resources")
+            iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(
+                builder_policy(build_id, bucket, aws.region, aws.account_id)))
+            prof = iam.create_instance_profile(InstanceProfileName=name, Path=ROLE_PATH, Tags=tags)
+            iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    except BaseException:
+        delete_builder_profile(aws, name)
+        raise
+    return name, prof["InstanceProfile"]["Arn"]
+
+
+def delete_builder_profile(aws, name: str) -> list[str]:
+    """Remove the role, its policies and its instance profile; what could not be removed, as text."""
+    from botocore.exceptions import ClientError
+
+    iam = aws.client("iam")
+    problems: list[str] = []
+
+    def attempt(what, fn, **kw):
+        try:
+            fn(**kw)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("NoSuchEntity", "404"):
+                problems.append(f"{what}: {exc.response.get('Error', {}).get('Message', exc)}")
+
+    attempt("remove role from instance profile", iam.remove_role_from_instance_profile,
+            InstanceProfileName=name, RoleName=name)
+    attempt("delete instance profile", iam.delete_instance_profile, InstanceProfileName=name)
+    try:
+        for pol in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
+            attempt(f"delete policy {pol}", iam.delete_role_policy, RoleName=name, PolicyName=pol)
+        for pol in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
+            attempt(f"detach {pol['PolicyArn']}", iam.detach_role_policy, RoleName=name, PolicyArn=pol["PolicyArn"])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchEntity", "404"):
+            problems.append(str(exc))
+    attempt("delete role", iam.delete_role, RoleName=name)
+    return problems
+
+
+def list_builder_roles(aws) -> list[dict]:
+    """[{name, build_id, created, kind}] for pctl build roles and any role-less build instance profiles."""
+    iam = aws.client("iam")
+    out = []
+    with aws_errors():
+        roles = [r for page in iam.get_paginator("list_roles").paginate(PathPrefix=ROLE_PATH)
+                 for r in page.get("Roles", []) if r["RoleName"].startswith(ROLE_PREFIX)]
+        profiles = [p for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=ROLE_PATH)
+                    for p in page.get("InstanceProfiles", []) if p["InstanceProfileName"].startswith(ROLE_PREFIX)]
+    names = {r["RoleName"] for r in roles}
+    for r in roles:
+        out.append({"name": r["RoleName"], "build_id": build_id_of(r["RoleName"]), "created": r.get("CreateDate"),
+                    "kind": "role"})
+    for p in profiles:
+        if p["InstanceProfileName"] not in names:
+            out.append({"name": p["InstanceProfileName"], "build_id": build_id_of(p["InstanceProfileName"]),
+                        "created": p.get("CreateDate"), "kind": "instance-profile"})
+    return out
+
+
+def is_profile_propagation_error(exc) -> bool:
+    """RunInstances right after CreateInstanceProfile: IAM is eventually consistent."""
+    text = str(exc)
+    return "iamInstanceProfile" in text or "Invalid IAM Instance Profile" in text or "instance profile" in text.lower()
+
+
+def wait_briefly(seconds: float) -> None:
+    time.sleep(seconds)

@@ -1,0 +1,137 @@
+"""Build records in S3: ``s3://pctl-<account>-<region>/builds/<build-id>/``.
+
+=====================  =============================================================================
+``state.json``         the build record: id, template, fingerprint, status, step, AMI, times, estimate,
+                       actual minutes, failure marker. Written by pctl at launch, then by the agent.
+``progress.json``      the agent's progress: step, percent, package i of n, current package
+``build.log``          the agent's full log; ``spack-install.log`` Spack's own output
+``config.json``        the agent's input (tags, paths, webhook); ``agent.py``, ``software-install.sh``
+=====================  =============================================================================
+
+The bucket is the source of truth: any machine with the account's credentials lists and follows
+builds; nothing about builds is kept locally.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from pctl.aws import aws_errors
+
+ROOT = "builds/"
+TERMINAL = ("available", "failed")
+INPUTS = ("agent.py", "config.json", "software-install.sh")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(dt: datetime | None = None) -> str:
+    return (dt or utcnow()).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text) -> datetime | None:
+    if not text or not isinstance(text, str):
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+        except ValueError:
+            return None
+
+
+def prefix_of(build_id: str) -> str:
+    return f"{ROOT}{build_id}/"
+
+
+class BuildStore:
+    def __init__(self, aws, bucket: str | None = None):
+        self.aws = aws
+        self.bucket = bucket or aws.pctl_bucket()
+        self.s3 = aws.client("s3")
+
+    # --------------------------------------------------------------- objects
+    def get_bytes(self, build_id: str, name: str, start: int = 0) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        kwargs = {"Range": f"bytes={start}-"} if start else {}
+        with aws_errors():
+            try:
+                return self.s3.get_object(Bucket=self.bucket, Key=prefix_of(build_id) + name, **kwargs)["Body"].read()
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code"))
+                if code in ("InvalidRange", "416"):
+                    return b""  # nothing past `start` yet
+                if code in ("NoSuchKey", "404", "NoSuchBucket"):
+                    return None
+                raise
+
+    def get_json(self, build_id: str, name: str) -> dict | None:
+        data = self.get_bytes(build_id, name)
+        if not data:
+            return None
+        try:
+            obj = json.loads(data.decode("utf-8"))
+        except ValueError:
+            return None
+        return obj if isinstance(obj, dict) else None
+
+    def put(self, build_id: str, name: str, body, content_type: str = "application/json") -> None:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        with aws_errors():
+            self.s3.put_object(Bucket=self.bucket, Key=prefix_of(build_id) + name, Body=data,
+                               ContentType=content_type, ServerSideEncryption="AES256")
+
+    def put_json(self, build_id: str, name: str, obj: dict) -> None:
+        self.put(build_id, name, json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+    # --------------------------------------------------------------- listing
+    def keys(self) -> dict[str, list[str]]:
+        """{build_id: [object names]} for every build prefix in the bucket (one paginated listing)."""
+        from botocore.exceptions import ClientError
+
+        out: dict[str, list[str]] = {}
+        with aws_errors():
+            try:
+                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=ROOT):
+                    for o in page.get("Contents", []):
+                        rest = o["Key"][len(ROOT):]
+                        bid, _, name = rest.partition("/")
+                        if bid and name:
+                            out.setdefault(bid, []).append(name)
+            except ClientError as exc:
+                if str(exc.response.get("Error", {}).get("Code")) in ("NoSuchBucket", "404"):
+                    return {}
+                raise
+        return dict(sorted(out.items()))
+
+    def ids(self) -> list[str]:
+        return list(self.keys())
+
+    def records(self, ids: list[str] | None = None) -> list[dict]:
+        """Every build's state.json (oldest first); builds without one are skipped."""
+        ids = self.ids() if ids is None else ids
+        if not ids:
+            return []
+        with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
+            recs = list(pool.map(lambda b: self.get_json(b, "state.json"), ids))
+        out = []
+        for bid, rec in zip(ids, recs):
+            if rec:
+                rec.setdefault("build_id", bid)
+                out.append(rec)
+        return sorted(out, key=lambda r: r.get("build_id", ""))
+
+    def delete(self, build_id: str, names: list[str]) -> int:
+        if not names:
+            return 0
+        with aws_errors():
+            self.s3.delete_objects(Bucket=self.bucket, Delete={
+                "Objects": [{"Key": prefix_of(build_id) + n} for n in names], "Quiet": True})
+        return len(names)
