@@ -75,9 +75,11 @@ def catalog_path():
     return real_catalog_path() or MINI_CATALOG
 
 
-def run_pctl(*args, env=None, input=None, cwd=None, timeout=120):
-    """Run the real CLI in a subprocess (as a user would), return CompletedProcess."""
-    e = dict(os.environ)
+def run_pctl(*args, env=None, input=None, cwd=None, timeout=120, replace_env=False):
+    """Run the real CLI in a subprocess (as a user would), return CompletedProcess.
+
+    env adds to the test's environment, or with replace_env=True is the whole environment."""
+    e = {} if replace_env else dict(os.environ)
     e.update(env or {})
     e.pop("PCTL_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "pctl", *args], capture_output=True, text=True, env=e,

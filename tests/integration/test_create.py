@@ -204,3 +204,17 @@ def test_custom_ami_version_mismatch_refused(aws, aws_env, backend, ssh_dir):
         {"Key": "pctl:name", "Value": "genomics-v1"}, {"Key": "pctl:pcluster-version", "Value": "3.9.0"}]}])
     with pytest.raises(PctlError, match="built for ParallelCluster 3.9.0"):
         _create(custom_ami="ami-genomics-v1")
+
+
+def test_ssh_command_for_a_created_cluster(aws, aws_env, backend, ssh_dir, tmp_path):
+    from pctl.cluster.ops import ssh_command
+
+    rec = _create(name="minimal", key_name="lab-key")
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "lab-key.pem").write_text("PRIVATE")
+    info = backend.describe_cluster(rec["name"], "us-east-1")
+    args = ssh_command(rec["name"], info, region="us-east-1", command=("sinfo", "-N"), home=tmp_path)
+    assert args[1:] == ["-o", "StrictHostKeyChecking=accept-new", "-i", str(tmp_path / ".ssh" / "lab-key.pem"),
+                        "ec2-user@198.51.100.10", "--", "sinfo", "-N"]
+    with pytest.raises(PctlError, match="no cluster named"):
+        ssh_command("nope", None, region="us-east-1")

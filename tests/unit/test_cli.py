@@ -87,7 +87,7 @@ def test_create_dry_run_needs_no_credentials_and_makes_no_aws_call(tmp_path):
 def test_create_dry_run_json_and_output_dir(tmp_path):
     out = tmp_path / "out"
     r = run_pctl("create", "-t", "ml/pytorch-gpu", "--dry-run", "--no-catalog", "--json", "--output-dir", str(out),
-                 env=_no_aws_env())
+                 env=_no_aws_env(), replace_env=True)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["dry_run"] is True
@@ -102,11 +102,11 @@ def test_create_dry_run_json_and_output_dir(tmp_path):
 
 def test_create_dry_run_overrides_and_bad_overrides():
     r = run_pctl("create", "-t", "minimal", "--dry-run", "--no-catalog", "--json", "--name", "my-experiment",
-                 "--custom-ami", "ami-0123456789abcdef0", env=_no_aws_env())
+                 "--custom-ami", "ami-0123456789abcdef0", env=_no_aws_env(), replace_env=True)
     data = json.loads(r.stdout)
     assert data["plan"]["cluster"]["name"] == "my-experiment"
     assert data["config"]["Image"]["CustomAmi"] == "ami-0123456789abcdef0"
-    r = run_pctl("create", "-t", "minimal", "--dry-run", "--name", "bad name; rm", env=_no_aws_env())
+    r = run_pctl("create", "-t", "minimal", "--dry-run", "--name", "bad name; rm", env=_no_aws_env(), replace_env=True)
     assert r.returncode == 2 and "--name" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -118,3 +118,25 @@ def test_unknown_template_name_suggests():
 def test_delete_without_terminal_or_yes_does_not_prompt(aws_env):
     r = run_pctl("delete", "no-such-cluster", env=aws_env, input="")
     assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def test_spack_commands(tmp_path, catalog_path):
+    r = run_pctl("spack", "check", "samtools@9.9", "samtool", "bwa", "--catalog", str(catalog_path), "--json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 1 and [x["valid"] for x in data["results"]] == [False, False, True]
+    assert data["results"][1]["problems"][0]["kind"] == "unknown-package"
+    r = run_pctl("spack", "check", "x; rm -rf /")
+    assert r.returncode == 1 and "unexpected character ';'" in r.stdout
+    # build a catalog from a tiny spack-packages tree and use it from the cache
+    pkgs = tmp_path / "spack-packages" / "repos" / "spack_repo" / "builtin" / "packages" / "hello_world"
+    pkgs.mkdir(parents=True)
+    (pkgs / "package.py").write_text(
+        'class HelloWorld(AutotoolsPackage):\n    """Says hello."""\n    version("2.1")\n    version("2.0")\n'
+        '    variant("shout", default=False)\n')
+    r = run_pctl("spack", "index", "build", str(tmp_path / "spack-packages"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["packages"] == 1
+    r = run_pctl("spack", "check", "hello-world@2.1+shout", "hello-world@3")
+    assert r.returncode == 1 and "✓ hello-world@2.1 +shout" in r.stdout and "no version matching @3" in r.stdout
+    r = run_pctl("spack", "index", "info", "--json")
+    assert json.loads(r.stdout)["catalog"]["packages"] == 1

@@ -115,38 +115,11 @@ def ssh(name, command, profile, region, identity, user):
     Host keys are checked (accept-new); ProxyJump and other settings in ~/.ssh/config apply.
     """
     import os
-    import shutil
-    from pathlib import Path
 
     from pctl.cluster import pcluster_api
-    from pctl.cluster.ops import _tags
-    from pctl.errors import PctlError
-    from pctl.template.rules import DEFAULT_USER
+    from pctl.cluster.ops import ssh_command
 
     aws = make_aws(profile, region)
     info = pcluster_api.backend.describe_cluster(name, aws.region)
-    if info is None:
-        raise PctlError(f"no cluster named {name!r} in {aws.region}", hint="list clusters with: pctl list")
-    head = info.get("headNode") or {}
-    addr = head.get("publicIpAddress") or head.get("privateIpAddress")
-    if not addr:
-        raise PctlError(f"{name} has no head node address yet (status {info.get('clusterStatus')})")
-    tags = _tags(info)
-    login = user or DEFAULT_USER.get(tags.get("pctl:os") or "alinux2023", "ec2-user")
-    exe = shutil.which("ssh")
-    if exe is None:
-        raise PctlError("the OpenSSH client (ssh) is not installed")
-    args = [exe, "-o", "StrictHostKeyChecking=accept-new"]
-    key = identity
-    key_name = tags.get("pctl:key-name")
-    if key is None and key_name:
-        for cand in (Path.home() / ".ssh" / f"{key_name}.pem", Path.home() / ".ssh" / key_name):
-            if cand.is_file():
-                key = str(cand)
-                break
-    if key:
-        args += ["-i", key]
-    args.append(f"{login}@{addr}")
-    if command:
-        args += ["--", *command]
-    os.execv(exe, args)
+    args = ssh_command(name, info, region=aws.region, user=user, identity=identity, command=command)
+    os.execv(args[0], args)

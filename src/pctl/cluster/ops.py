@@ -166,3 +166,40 @@ def _network_unused(aws) -> bool:
 
     vpcs = [rid for kind, rid in tagged_resources(aws) if kind == "vpc"]
     return bool(vpcs) and all(not users_of(aws, v) for v in vpcs)
+
+
+def ssh_command(name: str, info: dict | None, *, region: str, user: str | None = None, identity: str | None = None,
+                command=(), home=None) -> list[str]:
+    """The OpenSSH command line for a cluster's head node: the OS's default user, the key pair's
+    private key from ~/.ssh when present, host keys checked (accept-new), ~/.ssh/config honoured."""
+    import shutil
+    from pathlib import Path
+
+    from pctl.template.rules import DEFAULT_USER
+
+    if info is None:
+        raise PctlError(f"no cluster named {name!r} in {region}", hint="list clusters with: pctl list")
+    head = info.get("headNode") or {}
+    addr = head.get("publicIpAddress") or head.get("privateIpAddress")
+    if not addr:
+        raise PctlError(f"{name} has no head node address yet (status {info.get('clusterStatus')})")
+    tags = _tags(info)
+    login = user or DEFAULT_USER.get(tags.get("pctl:os") or "alinux2023", "ec2-user")
+    exe = shutil.which("ssh")
+    if exe is None:
+        raise PctlError("the OpenSSH client (ssh) is not installed")
+    args = [exe, "-o", "StrictHostKeyChecking=accept-new"]
+    key = identity
+    key_name = tags.get("pctl:key-name")
+    home = Path(home) if home else Path.home()
+    if key is None and key_name:
+        for cand in (home / ".ssh" / f"{key_name}.pem", home / ".ssh" / key_name):
+            if cand.is_file():
+                key = str(cand)
+                break
+    if key:
+        args += ["-i", key]
+    args.append(f"{login}@{addr}")
+    if command:
+        args += ["--", *command]
+    return args

@@ -53,7 +53,6 @@ def validate_refs(refs: list[str], *, catalog=None, use_catalog: bool = True) ->
 
 def load_valid(ref: str, *, catalog=None, use_catalog: bool = True):
     """Resolve, load and validate one template; raise TemplateInvalid with every error when invalid."""
-    from pctl.errors import PctlError
     from pctl.template.resolve import resolve
 
     tref = resolve(ref)

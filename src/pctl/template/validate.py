@@ -123,7 +123,6 @@ def _pydantic_diagnostics(exc) -> list[Diagnostic]:
             msg = f"missing required key {loc[-1]!r}" if loc else "missing value"
             code = "missing"
         elif typ in _TYPE_WORDS:
-            what = "value" if not loc else repr(loc[-1]) if isinstance(loc[-1], str) else "item"
             msg = f"{_TYPE_WORDS[typ]}, got {_short(inp)}" if inp is not None else f"{_TYPE_WORDS[typ]}, got nothing (empty value)"
             code = "type"
         elif typ == "literal_error":
