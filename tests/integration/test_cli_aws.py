@@ -6,7 +6,7 @@ import json
 import os
 import stat
 
-from conftest import run_pctl
+from support.cli import run_pctl
 
 
 def test_network_commands(aws_env):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import VALID, run_pctl
+from support.cli import VALID, run_pctl
 
 
 def test_version_and_help():
