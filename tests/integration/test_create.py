@@ -15,13 +15,18 @@ from pctl.errors import PctlError
 from pctl.network.delete import tagged_resources
 
 
-class FakeBackend:
-    """Records create/delete and answers describe like ParallelCluster would."""
+STACK_TEMPLATE = json.dumps({"Resources": {"HeadNodeBucket": {"Type": "AWS::S3::Bucket"}}})
 
-    def __init__(self, fail_with=None):
+
+class FakeBackend:
+    """Records create/delete and answers describe like ParallelCluster would. Like ParallelCluster it
+    makes a CloudFormation stack named after the cluster (a tiny one), so stack events are real."""
+
+    def __init__(self, fail_with=None, fail_stack=False):
         self.clusters: dict[str, dict] = {}
         self.calls: list[tuple] = []
         self.fail_with = fail_with
+        self.fail_stack = fail_stack
 
     def version(self):
         return "3.16.1"
@@ -38,6 +43,11 @@ class FakeBackend:
                                "creationTime": "2026-11-30T00:00:00Z", "version": "3.16.1",
                                "cloudFormationStackStatus": "CREATE_IN_PROGRESS", "computeFleetStatus": "RUNNING",
                                "scheduler": {"queues": [{"name": q["Name"]} for q in config["Scheduling"]["SlurmQueues"]]}}
+        import boto3
+
+        boto3.client("cloudformation", region_name=region).create_stack(StackName=name, TemplateBody=STACK_TEMPLATE)
+        if self.fail_stack:
+            self.clusters[name]["failing"] = True
         return pcluster_api.PclusterResult(True, "CREATE_IN_PROGRESS")
 
     def describe_cluster(self, name, region):
@@ -47,7 +57,7 @@ class FakeBackend:
         # one poll later the stack is done
         if c["clusterStatus"] == "CREATE_IN_PROGRESS":
             out = dict(c)
-            c["clusterStatus"] = c["cloudFormationStackStatus"] = "CREATE_COMPLETE"
+            c["clusterStatus"] = c["cloudFormationStackStatus"] = "CREATE_FAILED" if c.get("failing") else "CREATE_COMPLETE"
             return out
         if c["clusterStatus"] == "DELETE_IN_PROGRESS":
             del self.clusters[name]
@@ -218,3 +228,20 @@ def test_ssh_command_for_a_created_cluster(aws, aws_env, backend, ssh_dir, tmp_p
                         "ec2-user@198.51.100.10", "--", "sinfo", "-N"]
     with pytest.raises(PctlError, match="no cluster named"):
         ssh_command("nope", None, region="us-east-1")
+
+
+def test_create_shows_stack_events_while_waiting(aws, aws_env, backend, ssh_dir, capsys):
+    create_cluster(CreateOptions(template="minimal"), use_catalog=False, yes=True, poll=0, ssh_cidr="203.0.113.0/24")
+    err = capsys.readouterr().err
+    assert "s]   minimal: CREATE_" in err  # a CloudFormation event of the cluster's stack
+    assert "s] minimal: CREATE_COMPLETE" in err  # the cluster status
+
+
+def test_failed_stack_is_reported(aws, aws_env, monkeypatch, ssh_dir):
+    b = FakeBackend(fail_stack=True)
+    monkeypatch.setattr(pcluster_api, "backend", b)
+    with pytest.raises(PctlError) as exc:
+        create_cluster(CreateOptions(template="minimal"), use_catalog=False, yes=True, poll=0,
+                       ssh_cidr="203.0.113.0/24", rollback=False)
+    assert "failed to create" in exc.value.message and "kept for debugging" in exc.value.message
+    assert "pctl delete" in exc.value.hint

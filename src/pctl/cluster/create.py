@@ -179,11 +179,15 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
               "bucket": bucket, "prefix": uploaded_prefix, "pctl_version": __version__,
               "validation": result.validation}
     if wait:
+        events = StackEvents(aws, name)
         record["status"] = wait_for(backend, name, region, ("CREATE_COMPLETE",), ("CREATE_FAILED",), poll=poll,
-                                    quiet=quiet)
+                                    quiet=quiet, events=events)
         if record["status"] == "CREATE_FAILED":
-            raise PctlError(f"cluster {name} failed to create",
-                            hint=f"see 'pctl status {name}'; remove it with 'pctl delete {name}'")
+            reason = events.failure_reason()
+            kept = ("the stack was kept for debugging (--no-rollback)" if not rollback else
+                    "ParallelCluster rolled back what it created")
+            raise PctlError(f"cluster {name} failed to create" + (f": {reason}" if reason else "") + f"; {kept}",
+                            hint=f"see 'pctl status {name}'; remove what is left with 'pctl delete {name}'")
         info = backend.describe_cluster(name, region) or {}
         head = info.get("headNode", {}) if isinstance(info, dict) else {}
         addr = head.get("publicIpAddress") or head.get("privateIpAddress")
@@ -203,15 +207,49 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
     return record
 
 
+class StackEvents:
+    """New CloudFormation events of the cluster's stack (named after the cluster), oldest first."""
+
+    def __init__(self, aws, stack: str):
+        self.aws, self.stack, self.seen = aws, stack, set()
+
+    def new(self) -> list[dict]:
+        try:
+            events = self.aws.client("cloudformation").describe_stack_events(StackName=self.stack)["StackEvents"]
+        except Exception:  # no stack yet, or gone: nothing to show
+            return []
+        fresh = [e for e in events if e.get("EventId") not in self.seen]
+        self.seen.update(e.get("EventId") for e in fresh)
+        return list(reversed(fresh))
+
+    def failure_reason(self) -> str | None:
+        try:
+            events = self.aws.client("cloudformation").describe_stack_events(StackName=self.stack)["StackEvents"]
+        except Exception:
+            return None
+        failed = [e for e in reversed(events) if str(e.get("ResourceStatus", "")).endswith("FAILED")
+                  and e.get("ResourceStatusReason")]
+        if not failed:
+            return None
+        e = failed[0]  # the first failure caused the rest
+        return f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason')}"
+
+
 def wait_for(backend, name: str, region: str, done: tuple, failed: tuple, *, poll: float = 15.0, quiet=False,
-             timeout: float = 4 * 3600) -> str:
+             timeout: float = 4 * 3600, events: StackEvents | None = None) -> str:
     start = time.monotonic()
     last = None
     while True:
         info = backend.describe_cluster(name, region)
         status = (info or {}).get("clusterStatus") if info is not None else "DELETE_COMPLETE"
+        elapsed = int(time.monotonic() - start)
+        if events is not None and not quiet:
+            for e in events.new():
+                reason = f" ({e['ResourceStatusReason']})" if e.get("ResourceStatusReason") else ""
+                click.echo(f"  [{elapsed:>5d} s]   {e.get('LogicalResourceId')}: {e.get('ResourceStatus')}{reason}",
+                           err=True)
         if status != last and not quiet:
-            click.echo(f"  [{int(time.monotonic() - start):>5d} s] {name}: {status}", err=True)
+            click.echo(f"  [{elapsed:>5d} s] {name}: {status}", err=True)
         last = status
         if status in done or status in failed:
             return status
