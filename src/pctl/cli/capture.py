@@ -312,16 +312,9 @@ def analyze_cmd(capture_file, batch_file, output, report_file, catalog, no_catal
         from pctl.capture.batchprofile import load_profile
 
         profile = load_profile(batch_file)
-    cat = None
-    if not no_catalog:
-        from pctl.spack.catalog import CatalogError, find_catalog
+    from pctl.cli.common import load_catalog
 
-        try:
-            cat = find_catalog(catalog)
-        except CatalogError as exc:
-            raise PctlError(str(exc)) from None
-        if catalog is not None and cat is None:
-            raise UsageError(f"{catalog}: no such catalog file")
+    cat = load_catalog(catalog, no_catalog)
     result = analyze(doc, cat, profile, remap_ids_from=remap_ids_from, cluster_name=cluster_name, region=region)
     if as_json:
         emit_json({"schema_version": 1, "valid": result.valid, "template": result.template, "report": result.report})

@@ -80,3 +80,20 @@ def err(message: str, hint: str | None = None) -> None:
 def warn(message: str) -> None:
     click.secho("warning: ", fg="yellow", bold=True, err=True, nl=False)
     click.echo(message, err=True)
+
+
+def load_catalog(explicit=None, no_catalog: bool = False):
+    """The Spack catalog for a command: --catalog FILE, else PCTL_SPACK_INDEX / config / cache; None when
+    --no-catalog or none is found. A broken or missing explicit catalog is an error."""
+    if no_catalog:
+        return None
+    from pctl.errors import PctlError, UsageError
+    from pctl.spack.catalog import CatalogError, find_catalog
+
+    try:
+        cat = find_catalog(explicit)
+    except CatalogError as exc:
+        raise PctlError(str(exc)) from None
+    if explicit is not None and cat is None:
+        raise UsageError(f"{explicit}: no such catalog file")
+    return cat

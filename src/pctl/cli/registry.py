@@ -469,16 +469,9 @@ def index_cmd(directory, output, catalog, no_catalog, as_json):
     from pctl.errors import PctlError, UsageError
     from pctl.registry.index import build
 
-    cat = None
-    if not no_catalog:
-        from pctl.spack.catalog import CatalogError, find_catalog
+    from pctl.cli.common import load_catalog
 
-        try:
-            cat = find_catalog(catalog)
-        except CatalogError as exc:
-            raise PctlError(str(exc)) from None
-        if catalog is not None and cat is None:
-            raise UsageError(f"{catalog}: no such catalog file")
+    cat = load_catalog(catalog, no_catalog)
     target = output or directory / "index.json"
     index, results = build(directory, catalog=cat, use_catalog=not no_catalog, exclude=(target,))
     bad = [(n, r) for n, r in results if not r.ok]

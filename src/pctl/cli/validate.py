@@ -30,21 +30,14 @@ def validate(templates, as_json, catalog, no_catalog, strict, quiet, show_resolv
 
     Exit codes: 0 valid, 1 invalid, 2 usage error (no template given, unknown name).
     """
-    from pctl.errors import PctlError, UsageError
+    from pctl.errors import UsageError
     from pctl.template.api import validate_refs
 
     if not templates:
         raise UsageError("give at least one template file or library name", hint="pctl validate my-cluster.yaml")
-    cat = None
-    if not no_catalog:
-        from pctl.spack.catalog import CatalogError, find_catalog
+    from pctl.cli.common import load_catalog
 
-        try:
-            cat = find_catalog(catalog)
-        except CatalogError as exc:
-            raise PctlError(str(exc)) from None
-        if catalog is not None and cat is None:
-            raise UsageError(f"{catalog}: no such catalog file")
+    cat = load_catalog(catalog, no_catalog)
     outcomes = validate_refs(list(templates), catalog=cat, use_catalog=not no_catalog)
     unresolved = any(o.not_found for o in outcomes)
     invalid = any(not o.result.ok or (strict and o.result.warnings) for o in outcomes if o.result is not None)

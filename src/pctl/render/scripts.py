@@ -225,15 +225,13 @@ def s3_unit_name(mount_point: str) -> str:
 @lru_cache(maxsize=1)
 def _bytecode_cache():
     """Compiled templates are cached per pctl version in the user's cache (saves ~80 ms a run)."""
-    import os
-
     import jinja2
 
     from pctl import __version__
 
-    base = os.environ.get("PCTL_HOME")
-    root = Path(base) / "cache" if base else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pctl"
-    d = root / f"jinja-{__version__}"
+    from pctl.paths import cache_dir
+
+    d = cache_dir() / f"jinja-{__version__}"
     try:
         d.mkdir(parents=True, exist_ok=True)
         return jinja2.FileSystemBytecodeCache(str(d))

@@ -564,29 +564,18 @@ def check_spec(catalog: Catalog, spec: Spec) -> list[SpecProblem]:
 
 
 # -- locating the catalog -----------------------------------------------------------------
-def _pctl_home() -> Path | None:
-    home = os.environ.get("PCTL_HOME")
-    return Path(home).expanduser() if home else None
-
-
 def config_path() -> Path:
     """pctl's config file: ``$PCTL_HOME/config.toml`` or the XDG config location."""
-    home = _pctl_home()
-    if home is not None:
-        return home / "config.toml"
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
-    return base / "pctl" / "config.toml"
+    from pctl.paths import config_path as _config_path
+
+    return _config_path()
 
 
 def default_cache_path() -> Path:
     """Where a downloaded/built catalog is cached (and where ``find_catalog`` looks last)."""
-    home = _pctl_home()
-    if home is not None:
-        return home / "cache" / "spack-index.json"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "pctl" / "spack-index.json"
+    from pctl.paths import cache_dir
+
+    return cache_dir() / "spack-index.json"
 
 
 def _config_index_path() -> Path | None:
