@@ -358,3 +358,9 @@ def test_head_node_too_small_for_the_fleet():
     d = one_error(text)
     assert d.code == "head-node-memory" and "at least 12.6 GiB" in d.message and d.path_str == "compute.head_node"
     assert v(text.replace("head_node: t3.medium", "head_node: m6i.xlarge")).ok
+
+
+@pytest.mark.parametrize("typo,guess", [("t3.larg", "t3.large"), ("c6i.8xlarg", "c6i.8xlarge"), ("m5.xlage", "m5.xlarge")])
+def test_instance_size_typo_suggests(typo, guess):
+    d = one_error(VALID.replace("head_node: t3.large", f"head_node: {typo}"))
+    assert f"did you mean '{guess}'?" in d.message

@@ -120,6 +120,13 @@ def instance_type_problem(value: str) -> str | None:
     low = value.strip().lower()
     if low != value and INSTANCE_TYPE_RE.fullmatch(low):
         return f"{value!r} is not an EC2 instance type; did you mean {low!r}?"
+    fam, dot, size = low.partition(".")
+    if dot and INSTANCE_TYPE_RE.fullmatch(f"{fam}.large"):
+        sizes = ["nano", "micro", "small", "medium", "large", "xlarge", "metal"] + [f"{n}xlarge" for n in
+                                                                                  (2, 3, 4, 6, 8, 9, 12, 16, 18, 24, 32, 48, 96)]
+        guess = did_you_mean(size, sizes)
+        if guess:
+            return f"{value!r} is not an EC2 instance type; did you mean '{fam}.{guess}'?"
     return f"{value!r} is not an EC2 instance type (family.size, for example c6i.2xlarge, hpc7a.96xlarge, g5.xlarge)"
 
 
