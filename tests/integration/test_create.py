@@ -245,3 +245,20 @@ def test_failed_stack_is_reported(aws, aws_env, monkeypatch, ssh_dir):
                        ssh_cidr="203.0.113.0/24", rollback=False)
     assert "failed to create" in exc.value.message and "kept for debugging" in exc.value.message
     assert "pctl delete" in exc.value.hint
+
+
+def test_status_reports_software_progress_published_by_the_head_node(aws, aws_env, backend, ssh_dir):
+    rec = _create()
+    (_, name, config, _, _), = [c for c in backend.calls if c[0] == "create"]
+    key = f"clusters/{name}/status/software.json"
+    head = config["HeadNode"]
+    assert head["CustomActions"]["OnNodeConfigured"]["Args"] == ["head", f"s3://{rec['bucket']}/{key}"]
+    writable = [a for a in head["Iam"]["S3Access"] if a.get("EnableWriteAccess")]
+    assert writable == [{"BucketName": rec["bucket"], "KeyName": key, "EnableWriteAccess": True}]
+    for q in config["Scheduling"]["SlurmQueues"]:  # compute nodes never write to the pctl bucket
+        assert not any(a["BucketName"] == rec["bucket"] and a["EnableWriteAccess"] for a in q["Iam"]["S3Access"])
+    assert cluster_status(aws, backend, name)["software"] is None
+    aws.client("s3").put_object(Bucket=rec["bucket"], Key=key, Body=json.dumps(
+        {"step": "install", "status": "running", "packages_total": 40, "packages_done": 12}).encode())
+    sw = cluster_status(aws, backend, name)["software"]
+    assert (sw["step"], sw["packages_done"], sw["packages_total"]) == ("install", 12, 40)

@@ -534,3 +534,22 @@ def test_hostile_values_never_run(make_box, group):
         spec_yaml = render_spack_yaml(hostile_template("spec", HOSTILE[3]), options)
         assert YAML(typ="safe").load(spec_yaml)["spack"]["specs"][:2] == ["samtools@1.21", HOSTILE[3]]
     assert _pwned(box) == []
+
+
+STATUS_URI = "s3://pctl-123456789012-us-east-1/clusters/lab/status/software.json"
+
+
+def test_head_publishes_software_progress_for_pctl_status(make_box):
+    """With its status location as second argument, the head node copies software.json to the pctl
+    bucket at every state change (aws CLI stand-in records it); a hostile location is refused."""
+    box = make_box()
+    box.fake_pcluster_node()
+    scripts = render_node_scripts(Template.model_validate(FULL), ScriptOptions("boot"))
+    proc = box.run_script(scripts["head.sh"], "head", STATUS_URI, name="head.sh")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    uploads = [c for c in box.calls("aws") if c[:2] == ["s3", "cp"]]
+    assert uploads and all(c[-2:] == ["/var/lib/pctl/software.json", STATUS_URI] for c in uploads)
+    assert json.loads(box.read("/var/lib/pctl/software.json"))["step"] == "done"
+    bad = box.run_script(scripts["head.sh"], "head", "s3://x/$(touch /pwned).json", name="head.sh")
+    assert bad.returncode != 0 and "pctl bootstrap step 'arguments' failed" in bad.stderr
+    assert not box.exists("/pwned")

@@ -92,7 +92,8 @@ def status(name, profile, region, as_json):
         click.echo(f"  queue      {q['name']}: {q['running']} node(s) running")
     sw = s["software"]
     if sw:
-        click.echo(f"  software   {sw.get('step', '?')} {sw.get('done', '?')}/{sw.get('total', '?')} packages")
+        click.echo(f"  software   {sw.get('step', '?')} ({sw.get('status', '?')}): {sw.get('packages_done', '?')} of "
+                   f"{sw.get('packages_total', '?')} packages, updated {sw.get('updated', '?')}")
     elif s["software_mode"]:
         click.echo(f"  software   {s['software_mode']}")
     if s.get("failure"):

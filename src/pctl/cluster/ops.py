@@ -75,7 +75,7 @@ def cluster_status(aws, backend, name: str) -> dict:
     queues = []
     for q in (info.get("scheduler", {}) or {}).get("queues", []) or []:
         queues.append({"name": q.get("name"), "running": nodes.get(q.get("name"), 0)})
-    software = read_software_status(aws, tags)
+    software = read_software_status(aws, tags, name)
     return {
         "name": name, "region": aws.region, "status": info.get("clusterStatus"),
         "stack_status": info.get("cloudFormationStackStatus"), "compute_fleet": info.get("computeFleetStatus"),
@@ -88,16 +88,19 @@ def cluster_status(aws, backend, name: str) -> dict:
     }
 
 
-def read_software_status(aws, tags: dict) -> dict | None:
-    """The head node writes its install progress to the pctl bucket (status/software.json)."""
+def read_software_status(aws, tags: dict, name: str) -> dict | None:
+    """The head node publishes its install progress to the pctl bucket (see cluster.plan.software_status_key)."""
     import json
 
-    bucket, prefix = tags.get("pctl:bucket"), tags.get("pctl:bucket-prefix")
-    if not bucket or not prefix:
+    from pctl.cluster.plan import software_status_key
+
+    bucket = tags.get("pctl:bucket")
+    if not bucket or tags.get("pctl:software") != "boot":
         return None
     try:
-        body = aws.client("s3").get_object(Bucket=bucket, Key=f"{prefix}status/software.json")["Body"].read()
-        return json.loads(body)
+        body = aws.client("s3").get_object(Bucket=bucket, Key=software_status_key(name))["Body"].read()
+        data = json.loads(body)
+        return data if isinstance(data, dict) else None
     except Exception:
         return None
 

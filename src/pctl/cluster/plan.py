@@ -101,6 +101,11 @@ def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, soft
                     warnings=list(result.warnings))
 
 
+def software_status_key(cluster_name: str) -> str:
+    """Where the head node publishes its software install progress (read by `pctl status`)."""
+    return f"clusters/{cluster_name}/status/software.json"
+
+
 def scripts_prefix(prepared: Prepared) -> str:
     return f"clusters/{prepared.cluster_name}/{prepared.scripts_digest}/"
 
@@ -117,6 +122,7 @@ def render_for(prepared: Prepared, *, region: str, bucket: str, head_subnet: str
         key_name=t.cluster.key_name, ssh_allowed_cidr=ssh_cidr, custom_ami=custom_ami,
         install_minutes=(prepared.estimate.total_minutes if prepared.estimate is not None and
                          prepared.software_mode == "boot" else None),
+        status_key=software_status_key(t.cluster.name),
     )
     return ctx, render_config(t, ctx)
 

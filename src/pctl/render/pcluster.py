@@ -35,6 +35,7 @@ class RenderContext:
     custom_ami: str | None = None
     install_minutes: float | None = None  # expected software install time at boot
     extra_tags: tuple[tuple[str, str], ...] = ()
+    status_key: str | None = None  # where the head node publishes install progress (in scripts_bucket)
 
     def script_uri(self, name: str) -> str:
         return f"s3://{self.scripts_bucket}/{self.scripts_prefix}{name}"
@@ -211,6 +212,11 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
         "CustomActions": {"OnNodeConfigured": {"Script": ctx.script_uri("head.sh"), "Args": ["head"]}},
         "Imds": {"Secured": True},
     }
+    if ctx.status_key and ctx.software_mode == "boot":
+        # the head node may write exactly its progress file, nothing else in the bucket
+        head["CustomActions"]["OnNodeConfigured"]["Args"].append(f"s3://{ctx.scripts_bucket}/{ctx.status_key}")
+        head["Iam"]["S3Access"].append({"BucketName": ctx.scripts_bucket, "KeyName": ctx.status_key,
+                                        "EnableWriteAccess": True})
     ssh: dict = {}
     if ctx.key_name:
         ssh["KeyName"] = ctx.key_name

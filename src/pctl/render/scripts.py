@@ -290,6 +290,7 @@ def _runtime_res() -> dict[str, str]:
         "unit": r"^pctl-s3-[A-Za-z0-9:_.\\-]+[.]service$",
         "ssh_key": rf"^({key_types}) [A-Za-z0-9+/]+={{0,3}}( [ -~]*)?$",
         "version": r"^[0-9]+([.][0-9]+)*$",
+        "status_uri": r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9._/-]+[.]json$",
     }
 
 
