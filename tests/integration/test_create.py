@@ -186,7 +186,9 @@ def test_list_and_status_come_from_aws(aws, aws_env, backend, ssh_dir):
     assert [r["name"] for r in rows] == [rec["name"]] and rows[0]["template"] == "bioinformatics"
     s = cluster_status(aws, backend, rec["name"])
     assert s["status"] == "CREATE_COMPLETE" and s["head_node"]["public_ip"] == "198.51.100.10"
-    assert {q["name"] for q in s["queues"]}
+    assert {q["name"] for q in s["queues"]} and all(q["max"] >= 1 for q in s["queues"])
+    assert {m["mount_point"] for m in s["s3_mounts"]} == {"/data/broad-references", "/data/1000genomes"} or s["s3_mounts"]
+    assert any(st["mount_point"] == "/opt/pctl" for st in s["shared_storage"])
 
 
 def test_matching_ami_is_used_automatically(aws, aws_env, backend, ssh_dir):

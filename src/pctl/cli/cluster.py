@@ -89,7 +89,16 @@ def status(name, profile, region, as_json):
     h = s["head_node"]
     click.echo(f"  head node  {h['instance_type']} {h['state']}  {h['public_ip'] or h['private_ip'] or '-'}")
     for q in s["queues"]:
-        click.echo(f"  queue      {q['name']}: {q['running']} node(s) running")
+        limit = f" of at most {q['max']} ({q.get('capacity')})" if q.get("max") is not None else ""
+        click.echo(f"  queue      {q['name']}: {q['running']} node(s) running{limit}")
+    for m in s.get("s3_mounts", []):
+        click.echo(f"  s3 mount   {m['mount_point']} <- s3://{m['bucket']}/{m.get('prefix') or ''} "
+                   f"({'read-only' if m.get('read_only', True) else 'read-write'})")
+    for st in s.get("shared_storage", []):
+        click.echo(f"  storage    {st['mount_point']} ({st['type']}, {st['name']})")
+    if s.get("users"):
+        click.echo(f"  users      {', '.join(u['name'] for u in s['users'][:10])}"
+                   + (f" and {len(s['users']) - 10} more" if len(s["users"]) > 10 else ""))
     sw = s["software"]
     if sw:
         click.echo(f"  software   {sw.get('step', '?')} ({sw.get('status', '?')}): {sw.get('packages_done', '?')} of "

@@ -145,11 +145,15 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
             compute_subnets = tuple(net.compute_subnets(opts.public_only))
         bucket = ensure_bucket(aws)
         prefix = scripts_prefix(prepared)
+        uploaded_prefix = f"clusters/{name}/"  # everything of this cluster (no cluster of this name exists)
         upload(aws, bucket, prefix, prepared.scripts)
-        uploaded_prefix = prefix
         _echo(f"uploaded {len(prepared.scripts)} bootstrap file(s) to s3://{bucket}/{prefix}", quiet)
         ctx, rendered = render_for(prepared, region=region, bucket=bucket, head_subnet=head_subnet,
                                    compute_subnets=compute_subnets, ssh_cidr=cidr, custom_ami=custom_ami)
+        import json
+
+        upload(aws, bucket, f"clusters/{name}/", {"cluster.json": json.dumps(cluster_summary(prepared, rendered),
+                                                                              indent=2)})
         config = rendered.config
         config["Tags"] += [{"Key": "pctl:bucket", "Value": bucket}, {"Key": "pctl:bucket-prefix", "Value": prefix},
                            {"Key": "pctl:os", "Value": t.cluster.os}]
@@ -176,7 +180,7 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
         raise
     record = {"name": name, "region": region, "status": result.status, "template": prepared.ref.name,
               "fingerprint": prepared.fingerprint, "software": prepared.software_mode, "ami": custom_ami,
-              "bucket": bucket, "prefix": uploaded_prefix, "pctl_version": __version__,
+              "bucket": bucket, "prefix": prefix, "pctl_version": __version__,
               "validation": result.validation}
     if wait:
         events = StackEvents(aws, name)
@@ -233,6 +237,22 @@ class StackEvents:
             return None
         e = failed[0]  # the first failure caused the rest
         return f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason')}"
+
+
+def cluster_summary(prepared, rendered) -> dict:
+    """What `pctl status` shows beyond ParallelCluster's view: mounts, storage, users, software."""
+    t = prepared.template
+    return {
+        "template": prepared.ref.name, "fingerprint": prepared.fingerprint, "software_mode": prepared.software_mode,
+        "packages": list(t.software.spack_packages),
+        "s3_mounts": [{"bucket": m.bucket, "prefix": m.prefix, "mount_point": m.mount_point, "read_only": m.read_only}
+                      for m in t.data.s3_mounts],
+        "shared_storage": [{"name": s["Name"], "type": s["StorageType"], "mount_point": s["MountDir"]}
+                           for s in rendered.config.get("SharedStorage", [])],
+        "users": [{"name": u.name, "uid": u.uid, "gid": u.primary_gid} for u in t.users],
+        "queues": [{"name": q.name, "capacity": q.capacity, "min_count": q.min_count, "max_count": q.max_count}
+                   for q in rendered.queues],
+    }
 
 
 def wait_for(backend, name: str, region: str, done: tuple, failed: tuple, *, poll: float = 15.0, quiet=False,

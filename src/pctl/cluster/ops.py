@@ -76,6 +76,12 @@ def cluster_status(aws, backend, name: str) -> dict:
     for q in (info.get("scheduler", {}) or {}).get("queues", []) or []:
         queues.append({"name": q.get("name"), "running": nodes.get(q.get("name"), 0)})
     software = read_software_status(aws, tags, name)
+    summary = _read_json(aws, tags.get("pctl:bucket"), f"clusters/{name}/cluster.json") or {}
+    limits = {q.get("name"): q for q in summary.get("queues", [])}
+    for q in queues:
+        if q["name"] in limits:
+            q["max"] = limits[q["name"]].get("max_count")
+            q["capacity"] = limits[q["name"]].get("capacity")
     return {
         "name": name, "region": aws.region, "status": info.get("clusterStatus"),
         "stack_status": info.get("cloudFormationStackStatus"), "compute_fleet": info.get("computeFleetStatus"),
@@ -84,8 +90,21 @@ def cluster_status(aws, backend, name: str) -> dict:
         "running_compute_nodes": nodes, "queues": queues, "template": tags.get("pctl:template"),
         "fingerprint": tags.get("pctl:fingerprint"), "software_mode": tags.get("pctl:software"),
         "software": software, "created": str(info.get("creationTime") or ""), "pcluster_version": info.get("version"),
+        "s3_mounts": summary.get("s3_mounts", []), "shared_storage": summary.get("shared_storage", []),
+        "users": summary.get("users", []), "packages": summary.get("packages", []),
         "failure": info.get("failures") or info.get("failureReason"),
     }
+
+
+def _read_json(aws, bucket: str | None, key: str):
+    import json
+
+    if not bucket:
+        return None
+    try:
+        return json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    except Exception:  # missing (clusters not made by pctl) or unreadable: status shows what it has
+        return None
 
 
 def read_software_status(aws, tags: dict, name: str) -> dict | None:
