@@ -170,6 +170,31 @@ def _apply_markers(mod: Module) -> None:
             mod.loaded = True
 
 
+def _spider_items(text: str, key: str) -> tuple[list[tuple[str, list[str]]], bool, bool]:
+    """The `name/v1, name/v2 (D), ...` items of a spider overview line for module KEY.
+
+    Returns (items as (full name, markers), truncated by a trailing '...', stopped at a foreign item).
+    Reading stops at the first item that is not a version of KEY."""
+    items = [x.strip() for x in text.split(",")]
+    low = key.lower()
+    parsed: list[tuple[str, list[str]]] = []
+    truncated = foreign = False
+    for i, it in enumerate(items):
+        if it == "":
+            continue
+        if it in ("...", "…") and i == len(items) - 1:
+            truncated = True
+            continue
+        im = _SPIDER_ITEM_RE.match(it)
+        full = im.group(1) if im else ""
+        if not im or not (full.lower() == low or full.lower().startswith(low + "/")):
+            foreign = True
+            break
+        mk = [x for p in re.findall(r"\(([^()]*)\)", im.group(2) or "") for x in _split_marker_text(p)]
+        parsed.append((full, mk))
+    return parsed, truncated, foreign
+
+
 def _split_marker_text(inner: str) -> list[str]:
     parts = re.split(r"[,:]", inner)
     return [p.strip() for p in parts if p.strip()]
@@ -460,27 +485,7 @@ class _TextParser:
         if not m:
             return False
         key, rest = m.group(1), m.group(2)
-        items = [x.strip() for x in rest.split(",")]
-        parsed: list[tuple[str, list[str]]] = []
-        truncated = False
-        for i, it in enumerate(items):
-            if it == "":
-                continue
-            if it in ("...", "…") and i == len(items) - 1:
-                truncated = True
-                continue
-            im = _SPIDER_ITEM_RE.match(it)
-            if not im:
-                if not parsed:
-                    return False
-                break
-            full = im.group(1)
-            if not (full.lower() == key.lower() or full.lower().startswith(key.lower() + "/")):
-                if not parsed:
-                    return False
-                break
-            mk = [x for p in re.findall(r"\(([^()]*)\)", im.group(2) or "") for x in _split_marker_text(p)]
-            parsed.append((full, mk))
+        parsed, truncated, _ = _spider_items(rest, key)
         if not parsed:
             return False
         self.seen["spider"] = self.seen.get("spider", 0) + 1
@@ -499,24 +504,9 @@ class _TextParser:
         stripped = line.strip()
         if not stripped:
             return False
-        items = [x.strip() for x in stripped.split(",")]
-        key = self.spider_key.lower()
-        parsed: list[tuple[str, list[str]]] = []
-        truncated = False
-        for i, it in enumerate(items):
-            if it == "":
-                continue
-            if it in ("...", "…") and i == len(items) - 1:
-                truncated = True
-                continue
-            im = _SPIDER_ITEM_RE.match(it)
-            if not im:
-                return False
-            full = im.group(1)
-            if not (full.lower() == key or full.lower().startswith(key + "/")):
-                return False
-            mk = [x for p in re.findall(r"\(([^()]*)\)", im.group(2) or "") for x in _split_marker_text(p)]
-            parsed.append((full, mk))
+        parsed, truncated, foreign = _spider_items(stripped, self.spider_key)
+        if foreign:  # a continuation line holds only this module's versions
+            return False
         if not parsed and not truncated:
             return False
         if not self.spider_cont and not any("/" in f for f, _ in parsed):
