@@ -43,10 +43,9 @@ def write_output(text: str, output: Path | None) -> None:
         click.echo(text, nl=not text.endswith("\n"))
         return
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        os.replace(tmp, output)
+        from pctl.fsio import atomic_write
+
+        atomic_write(output, text if text.endswith("\n") else text + "\n")
     except OSError as exc:
         from pctl.errors import PctlError
 

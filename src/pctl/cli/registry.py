@@ -492,10 +492,9 @@ def index_cmd(directory, output, catalog, no_catalog, as_json):
         raise SystemExit(1)
     text = json.dumps(index, indent=2, ensure_ascii=False) + "\n"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        from pctl.fsio import atomic_write
+
+        atomic_write(target, text)
     except OSError as exc:
         raise PctlError(f"cannot write {target}: {exc.strerror or exc}") from None
     if not as_json:

@@ -199,9 +199,16 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
         if addr:
             from pctl.template.rules import DEFAULT_USER
 
+            from pctl.cli.common import confirm
+
             try:
-                added = sshconfig.add_host(name, addr, DEFAULT_USER[t.cluster.os], yes=yes)
-                record["ssh"] = f"ssh {name}" if added else f"ssh {DEFAULT_USER[t.cluster.os]}@{addr}"
+                host = sshconfig.add_host(name, addr, DEFAULT_USER[t.cluster.os],
+                                          consent=True if yes else (lambda q: confirm(q, yes=False, default=True)))
+                ok = host.added and host.included and not host.shadowed_by
+                record["ssh"] = f"ssh {name}" if ok else f"ssh {DEFAULT_USER[t.cluster.os]}@{addr}"
+                if host.shadowed_by:
+                    _echo(f"note: your own ~/.ssh/config entry 'Host {host.shadowed_by[0]}' also matches {name} and "
+                          f"wins over pctl's; use 'pctl ssh {name}'", quiet)
             except OSError:
                 record["ssh"] = f"ssh {DEFAULT_USER[t.cluster.os]}@{addr}"
     if as_json:

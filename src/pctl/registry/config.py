@@ -261,10 +261,21 @@ def _registry_text(sources: list[SourceConfig]) -> str:
 
 
 def save_sources(sources: list[SourceConfig], path: Path | None = None) -> Path:
-    """Write the registry sources, keeping every other table of the config file."""
-    import tomllib
+    """Write the registry sources, keeping every other table of the config file (under the file's lock, so
+    concurrent pctl processes never lose each other's changes)."""
+    from pctl.fsio import locked
 
     path = path or config_path()
+    try:
+        with locked(path):
+            return _save_sources(sources, path)
+    except OSError as exc:
+        raise PctlError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _save_sources(sources: list[SourceConfig], path: Path) -> Path:
+    import tomllib
+
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
     except (OSError, UnicodeDecodeError) as exc:
@@ -299,10 +310,9 @@ def save_sources(sources: list[SourceConfig], path: Path | None = None) -> Path:
         if back != full:  # pragma: no cover - a writer bug must never destroy a config
             raise PctlError(f"cannot update {path} safely; edit its [registry.sources] tables by hand")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(new_text, encoding="utf-8")
-        os.replace(tmp, path)
+        from pctl.fsio import atomic_write
+
+        atomic_write(path, new_text)
     except OSError as exc:
         raise PctlError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

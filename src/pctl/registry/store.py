@@ -236,10 +236,9 @@ def library_entries() -> list[Entry]:
 
 
 def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    from pctl.fsio import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=1, ensure_ascii=False))
 
 
 def write_cache_files(name: str, meta: dict, entries: list[dict]) -> None:

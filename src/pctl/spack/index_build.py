@@ -37,7 +37,6 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -448,23 +447,10 @@ def build_index(repo_dir: Path | str) -> dict[str, Any]:
 
 def write_index(data: dict[str, Any], path: Path | str) -> Path:
     """Write the catalog JSON atomically (temp file in the same directory, then rename)."""
-    target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
+    from pctl.fsio import atomic_write
+
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+    return atomic_write(Path(path).expanduser(), text)
 
 
 if __name__ == "__main__":  # pragma: no cover - developer convenience
