@@ -101,3 +101,15 @@ def list_prefix(aws, bucket: str, prefix: str) -> list[str]:
                 return []
             raise
     return out
+
+
+def get_json(aws, bucket: str | None, key: str):
+    """A JSON object from the bucket; None when missing or unreadable (callers show what they have)."""
+    if not bucket:
+        return None
+    try:
+        with aws_errors():
+            body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return json.loads(body)
+    except Exception:
+        return None

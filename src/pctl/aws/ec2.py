@@ -1,0 +1,139 @@
+"""EC2 calls pctl makes (zones, subnets, key pairs, images, instance type offerings), with error translation."""
+
+from __future__ import annotations
+
+from pctl.aws.errors import AwsError
+from pctl.aws.session import aws_errors
+
+
+def availability_zones(aws) -> list[str]:
+    """Available zones (not Local/Wavelength zones) of the region, by name."""
+    with aws_errors():
+        zs = aws.client("ec2").describe_availability_zones(
+            Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]
+    return sorted(z["ZoneName"] for z in zs if z.get("ZoneType", "availability-zone") == "availability-zone")
+
+
+def subnets(aws, ids: list[str]) -> list[dict]:
+    """{id, zone, vpc, public} for each subnet id; a missing subnet is an error that names it."""
+    if not ids:
+        return []
+    try:
+        with aws_errors():
+            found = aws.client("ec2").describe_subnets(SubnetIds=list(dict.fromkeys(ids)))["Subnets"]
+    except AwsError as exc:
+        if exc.code in ("InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed"):
+            raise AwsError(f"subnet not found: {exc.message}", code=exc.code,
+                           hint="check --subnet-id / networking.subnet_id / the queue's subnet (pctl network list)") \
+                from None
+        raise
+    by_id = {s["SubnetId"]: {"id": s["SubnetId"], "zone": s["AvailabilityZone"], "vpc": s["VpcId"],
+                             "public": bool(s.get("MapPublicIpOnLaunch"))} for s in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def key_pair_exists(aws, name: str) -> bool:
+    try:
+        with aws_errors():
+            return bool(aws.client("ec2").describe_key_pairs(KeyNames=[name])["KeyPairs"])
+    except AwsError as exc:
+        if exc.code == "InvalidKeyPair.NotFound":
+            return False
+        raise
+
+
+def key_pair_names(aws) -> list[str]:
+    with aws_errors():
+        return sorted(k["KeyName"] for k in aws.client("ec2").describe_key_pairs()["KeyPairs"])
+
+
+def image(aws, image_id: str) -> dict | None:
+    try:
+        with aws_errors():
+            imgs = aws.client("ec2").describe_images(ImageIds=[image_id])["Images"]
+    except AwsError as exc:
+        if exc.code in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"):
+            return None
+        raise
+    return imgs[0] if imgs else None
+
+
+def own_images(aws, filters: list[dict]) -> list[dict]:
+    with aws_errors():
+        return aws.client("ec2").describe_images(Owners=["self"], Filters=filters)["Images"]
+
+
+def image_tags(img: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in img.get("Tags", []) or []}
+
+
+def image_root_gb(img: dict) -> int | None:
+    """Size of the image's root snapshot (what RootVolumeSizeValidator compares with)."""
+    root = img.get("RootDeviceName")
+    for bdm in img.get("BlockDeviceMappings", []) or []:
+        ebs = bdm.get("Ebs") or {}
+        if ebs.get("VolumeSize") and (root is None or bdm.get("DeviceName") == root):
+            return int(ebs["VolumeSize"])
+    return None
+
+
+def offered_types(aws, types: list[str]) -> set[str]:
+    """Which of the instance types are offered in the region."""
+    out: set[str] = set()
+    uniq = sorted(set(types))
+    with aws_errors():
+        pages = aws.client("ec2").get_paginator("describe_instance_type_offerings").paginate(
+            LocationType="region", Filters=[{"Name": "instance-type", "Values": uniq}])
+        for page in pages:
+            out |= {o["InstanceType"] for o in page.get("InstanceTypeOfferings", [])}
+    return out
+
+
+def zones_offering(aws, types: list[str]) -> dict[str, set[str]]:
+    """instance type -> the availability zones that offer it."""
+    out: dict[str, set[str]] = {t: set() for t in types}
+    with aws_errors():
+        pages = aws.client("ec2").get_paginator("describe_instance_type_offerings").paginate(
+            LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": sorted(set(types))}])
+        for page in pages:
+            for o in page.get("InstanceTypeOfferings", []):
+                out.setdefault(o["InstanceType"], set()).add(o["Location"])
+    return out
+
+
+def cluster_instances(aws, cluster: str) -> list[dict]:
+    """Running or pending instances ParallelCluster tagged for the cluster: {id, type, node_type, queue, state}."""
+    out = []
+    with aws_errors():
+        pages = aws.client("ec2").get_paginator("describe_instances").paginate(Filters=[
+            {"Name": "tag:parallelcluster:cluster-name", "Values": [cluster]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        for page in pages:
+            for r in page.get("Reservations", []):
+                for i in r["Instances"]:
+                    tags = {t["Key"]: t["Value"] for t in i.get("Tags", [])}
+                    out.append({"id": i["InstanceId"], "type": i.get("InstanceType"),
+                                "node_type": tags.get("parallelcluster:node-type"),
+                                "queue": tags.get("parallelcluster:queue-name"), "state": i["State"]["Name"]})
+    return out
+
+
+def delete_pctl_security_groups(aws, vpc_id: str) -> list[str]:
+    """pctl's own security groups made outside the network stack (AMI builders) in the VPC: they would keep
+    CloudFormation from deleting it. Groups still attached to something are left (the delete then fails clearly)."""
+    deleted = []
+    ec2 = aws.client("ec2")
+    with aws_errors():
+        groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                                       {"Name": "tag:pctl:managed", "Values": ["true"]}])["SecurityGroups"]
+    for g in groups:
+        if g.get("GroupName") == "default":
+            continue
+        try:
+            with aws_errors():
+                ec2.delete_security_group(GroupId=g["GroupId"])
+            deleted.append(g["GroupId"])
+        except AwsError as exc:
+            if exc.code not in ("DependencyViolation", "InvalidGroup.NotFound"):
+                raise
+    return deleted
