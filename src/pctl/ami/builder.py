@@ -252,11 +252,11 @@ def _subnet(aws, opts: BuildOptions, progress) -> tuple[str, str, bool]:
         if not subs:
             raise PctlError(f"subnet {opts.subnet_id} not found in {aws.region}")
         return opts.subnet_id, subs[0]["VpcId"], False
-    from pctl.network.ensure import ensure_network
+    from pctl.network.stack import ensure as ensure_network
 
     _say(progress, f"network: the pctl network in {aws.region} (builder in a public subnet, no inbound traffic)")
     net = ensure_network(aws, public_only=True, progress=(lambda m: _say(progress, f"  {m}")) if progress else None)
-    return net.public_subnets[0], net.vpc_id, True
+    return net.public_subnets[0][0], net.vpc_id, True
 
 
 def ensure_builder_sg(aws, vpc_id: str, *, in_pctl_network: bool) -> str:

@@ -22,32 +22,40 @@ def network():
 @network.command("create")
 @aws_options
 @click.option("--public-only", is_flag=True, help="No NAT gateway or private subnets (cheapest).")
-@click.option("--ssh-cidr", default=None, help="Allow SSH from this CIDR (default: your public IP /32).")
 @json_option
-def create(profile, region, public_only, ssh_cidr, as_json):
-    """Create (or complete and adopt) the region's pctl network."""
-    from pctl.errors import UsageError
-    from pctl.network.ensure import ensure_network
-    from pctl.template.rules import cidr_problem
+def create(profile, region, public_only, as_json):
+    """Create the region's pctl network (a CloudFormation stack), or wait for and adopt the one there.
 
-    if ssh_cidr and cidr_problem(ssh_cidr):
-        raise UsageError(f"--ssh-cidr: {cidr_problem(ssh_cidr)}")
+    \b
+    Examples:
+      pctl network create --region us-east-1
+      pctl network create --public-only --json
+    """
+    from pctl.network.stack import ensure
+
     aws = make_aws(profile, region)
-    net = ensure_network(aws, public_only=public_only, ssh_cidr=ssh_cidr,
-                         progress=None if as_json else (lambda m: click.echo(f"  {m}", err=True)))
+    net = ensure(aws, public_only=public_only, progress=None if as_json else (lambda m: click.echo(f"  {m}", err=True)))
     if as_json:
         emit_json(net.to_dict() | {"api_calls": len(aws.calls)})
     else:
-        click.echo(f"pctl network {net.vpc_id} in {aws.region}: {len(net.created)} resource(s) created, "
-                   f"{len(net.adopted)} reused" + (" (public only)" if net.public_only else ""))
+        zones = ", ".join(z for _, z in net.public_subnets)
+        click.echo(f"pctl network {net.vpc_id} in {aws.region} ({zones}): "
+                   + ("created" if net.created else "already there")
+                   + (" (public only)" if net.public_only else "") + (f", stack {net.stack}" if net.stack else ""))
 
 
 @network.command("list")
 @aws_options
 @json_option
 def list_(profile, region, as_json):
-    """List pctl networks in a region."""
-    from pctl.network.delete import list_networks
+    """List the region's pctl network and the clusters that use it.
+
+    \b
+    Examples:
+      pctl network list
+      pctl network list --region us-west-2 --json
+    """
+    from pctl.network.stack import list_networks
 
     aws = make_aws(profile, region)
     rows = list_networks(aws)
@@ -59,8 +67,9 @@ def list_(profile, region, as_json):
         return
     from pctl.ui.table import print_table
 
-    print_table(["REGION", "VPC", "CIDR", "SUBNETS", "NAT", "IN USE BY"],
-                [[r["region"], r["vpc_id"], r["cidr"], r["subnets"], "yes" if r["nat"] else "no",
+    print_table(["REGION", "VPC", "STACK", "STATUS", "ZONES", "NAT", "IN USE BY"],
+                [[r["region"], r["vpc_id"], r["stack"] or "(earlier pctl)", r["status"],
+                  ", ".join(s["zone"] for s in r["public_subnets"]), "no" if r["public_only"] else "yes",
                   ", ".join(r["in_use_by"][:3]) or "-"] for r in rows])
 
 
@@ -69,18 +78,23 @@ def list_(profile, region, as_json):
 @yes_option
 @json_option
 def delete(profile, region, yes, as_json):
-    """Delete the region's pctl network (refused while clusters use it)."""
+    """Delete the region's pctl network (refused while a cluster uses it).
+
+    \b
+    Examples:
+      pctl network delete --region us-east-1 --yes
+    """
     from pctl.errors import PctlError
-    from pctl.network.delete import delete_network, tagged_resources
+    from pctl.network.stack import delete as delete_network, describe
 
     aws = make_aws(profile, region)
-    if not tagged_resources(aws):
+    if describe(aws) is None:
         raise PctlError(f"no pctl network in {aws.region}")
     if not confirm(f"Delete the pctl network in {aws.region}?", yes=yes):
         raise PctlError("not deleted" if interactive() else "refusing to delete without confirmation",
                         hint=None if interactive() else "pass --yes (-y)")
-    deleted = delete_network(aws, progress=None if as_json else (lambda m: click.echo(f"  {m}", err=True)))
+    report = delete_network(aws, progress=None if as_json else (lambda m: click.echo(f"  {m}", err=True)))
     if as_json:
-        emit_json({"region": aws.region, "deleted": [f"{k} {i}" for k, i in deleted]})
+        emit_json(report)
     else:
-        click.echo(f"deleted the pctl network in {aws.region} ({len(deleted)} resources)")
+        click.echo(f"deleted the pctl network in {aws.region} ({', '.join(report['deleted'])})")
