@@ -10,21 +10,24 @@ from support.cli import run_pctl
 
 
 def test_network_commands(aws_env):
-    r = run_pctl("network", "create", "--public-only", "--ssh-cidr", "203.0.113.0/24", "--json", env=aws_env)
+    r = run_pctl("network", "create", "--public-only", "--json", env=aws_env)
     assert r.returncode == 0, r.stderr
     created = json.loads(r.stdout)
     assert created["vpc_id"].startswith("vpc-") and created["public_only"] and created["api_calls"] > 0
+    assert created["stack"] == "pctl-network-us-east-1" and created["created"]
     r = run_pctl("network", "list", "--json", env=aws_env)
     nets = json.loads(r.stdout)["networks"]
-    assert [n["vpc_id"] for n in nets] == [created["vpc_id"]]
+    assert [n["vpc_id"] for n in nets] == [created["vpc_id"]] and nets[0]["in_use_by"] == []
+    r = run_pctl("network", "list", env=aws_env)
+    assert "pctl-network-us-east-1" in r.stdout and created["vpc_id"] in r.stdout
     # without a terminal and without --yes nothing is deleted
     r = run_pctl("network", "delete", env=aws_env, input="")
     assert r.returncode == 1 and "--yes" in r.stderr
     r = run_pctl("network", "delete", "--yes", "--json", env=aws_env)
     assert r.returncode == 0, r.stderr
     assert json.loads(run_pctl("network", "list", "--json", env=aws_env).stdout)["networks"] == []
-    r = run_pctl("network", "create", "--ssh-cidr", "not-a-cidr", env=aws_env)
-    assert r.returncode == 2
+    r = run_pctl("network", "delete", "--yes", env=aws_env)
+    assert r.returncode == 1 and "no pctl network" in r.stderr
 
 
 def test_doctor_reports_each_check(aws_env):

@@ -24,6 +24,7 @@ cluster:
   name: fuzz
   region: us-east-1
   os: rocky9
+  custom_ami: ami-0123456789abcdef0
   tags: {team: hpc}
 compute:
   head_node: t3.large

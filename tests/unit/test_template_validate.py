@@ -133,7 +133,15 @@ def test_instance_type_case_suggestion():
 
 @pytest.mark.parametrize("os_name", ["alinux2023", "ubuntu2204", "ubuntu2404", "rhel8", "rhel9", "rocky8", "rocky9"])
 def test_every_supported_os(os_name):
-    assert v(VALID.replace("region: us-east-1", f"region: us-east-1\n  os: {os_name}")).ok
+    ami = "\n  custom_ami: ami-0123456789abcdef0" if os_name.startswith("rocky") else ""
+    assert v(VALID.replace("region: us-east-1", f"region: us-east-1\n  os: {os_name}{ami}")).ok
+
+
+@pytest.mark.parametrize("os_name", ["rocky8", "rocky9"])
+def test_rocky_without_a_custom_ami_is_an_error_with_a_way_forward(os_name):
+    d = one_error(VALID.replace("region: us-east-1", f"region: us-east-1\n  os: {os_name}"))
+    assert d.path == ("cluster", "os") and f"no official {os_name} AMI" in d.message
+    assert "pcluster build-image" in d.hint and "--custom-ami" in d.hint and "rhel" in d.hint
 
 
 def test_os_typo_suggests():

@@ -24,18 +24,20 @@ def delete(name, profile, region, yes, no_wait, delete_network, as_json):
       pctl delete my-cluster --yes --delete-network
     Interrupted? Run it again: it finishes what is left.
     """
-    from pctl.cluster import pcluster_api
+    from pctl.cli.common import confirm, interactive
     from pctl.cluster.ops import delete_cluster
 
     aws = make_aws(profile, region)
-    report = delete_cluster(aws, pcluster_api.backend, name, yes=yes, wait=not no_wait, delete_network=delete_network,
-                            quiet=as_json)
+    report = delete_cluster(aws, name, yes=yes, wait=not no_wait, delete_network=delete_network,
+                            say=None if as_json else (lambda m: click.echo(m, err=True)),
+                            confirm=(lambda q: confirm(q, yes=False)) if interactive() else None)
     if as_json:
         emit_json(report)
     else:
         click.echo(f"{name}: {report['cluster'] or 'already gone'}; removed {report['objects_deleted']} bootstrap "
-                   f"object(s)" + ("; ssh entry removed" if report["ssh_entry_removed"] else "")
-                   + ("; pctl network deleted" if report["network_deleted"] else ""))
+                   f"object(s)" + ("; its pctl stack deleted" if report["stack"] else "")
+                   + ("; ssh entry removed" if report["ssh_entry_removed"] else "")
+                   + ("; pctl network deleted" if report["network"] else ""))
 
 
 @click.command("list")
@@ -49,11 +51,10 @@ def list_(profile, region, as_json):
       pctl list
       pctl list --region us-west-2 --json
     """
-    from pctl.cluster import pcluster_api
     from pctl.cluster.ops import list_clusters
 
     aws = make_aws(profile, region)
-    rows = list_clusters(aws, pcluster_api.backend)
+    rows = list_clusters(aws)
     if as_json:
         emit_json({"region": aws.region, "clusters": rows})
         return
@@ -77,11 +78,10 @@ def status(name, profile, region, as_json):
     Example:
       pctl status my-cluster
     """
-    from pctl.cluster import pcluster_api
     from pctl.cluster.ops import cluster_status
 
     aws = make_aws(profile, region)
-    s = cluster_status(aws, pcluster_api.backend, name)
+    s = cluster_status(aws, name)
     if as_json:
         emit_json(s)
         return
@@ -90,7 +90,8 @@ def status(name, profile, region, as_json):
     click.echo(f"  head node  {h['instance_type']} {h['state']}  {h['public_ip'] or h['private_ip'] or '-'}")
     for q in s["queues"]:
         limit = f" of at most {q['max']} ({q.get('capacity')})" if q.get("max") is not None else ""
-        click.echo(f"  queue      {q['name']}: {q['running']} node(s) running{limit}")
+        zones = f", zones {', '.join(q['zones'])}" if q.get("zones") else ""
+        click.echo(f"  queue      {q['name']}: {q['running']} node(s) running{limit}{zones}")
     for m in s.get("s3_mounts", []):
         click.echo(f"  s3 mount   {m['mount_point']} <- s3://{m['bucket']}/{m.get('prefix') or ''} "
                    f"({'read-only' if m.get('read_only', True) else 'read-write'})")
@@ -126,10 +127,10 @@ def ssh(name, command, profile, region, identity, user):
     """
     import os
 
-    from pctl.cluster import pcluster_api
+    from pctl.aws import pcluster
     from pctl.cluster.ops import ssh_command
 
     aws = make_aws(profile, region)
-    info = pcluster_api.backend.describe_cluster(name, aws.region)
+    info = pcluster.describe_cluster(aws, name)
     args = ssh_command(name, info, region=aws.region, user=user, identity=identity, command=command)
     os.execv(args[0], args)

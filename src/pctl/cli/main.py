@@ -48,6 +48,23 @@ def cli():
     networking, Slurm queues, Spack software as modules, users and S3 mounts on every node."""
 
 
+def _wants_json(argv) -> bool:
+    args = sys.argv[1:] if argv is None else list(argv)
+    return "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+
+
+def _json_error(exc) -> None:
+    """With --json, a failure is one JSON object on stdout too (the message stays on stderr for people)."""
+    import json
+
+    body = {"error": {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code,
+                      "type": type(exc).__name__}}
+    extra = getattr(exc, "to_dict", None)
+    if callable(extra):
+        body["error"].update(extra())
+    click.echo(json.dumps(body, indent=2, default=str))
+
+
 def main(argv=None) -> None:
     from pctl.errors import PctlError
 
@@ -59,6 +76,8 @@ def main(argv=None) -> None:
         from pctl.cli.common import err
 
         err(exc.message, exc.hint)
+        if _wants_json(argv):
+            _json_error(exc)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import click
-
 from pctl.errors import PctlError
 
 
@@ -30,11 +28,13 @@ def _age(created) -> str:
     return f"{int(secs)}s"
 
 
-def list_clusters(aws, backend) -> list[dict]:
+def list_clusters(aws) -> list[dict]:
+    from pctl.aws import pcluster
+
     out = []
-    for c in backend.list_clusters(aws.region):
+    for c in pcluster.list_clusters(aws):
         name = c.get("clusterName")
-        info = backend.describe_cluster(name, aws.region) or {}
+        info = pcluster.describe_cluster(aws, name) or {}
         tags = _tags(info)
         head = info.get("headNode") or {}
         out.append({
@@ -52,36 +52,33 @@ def list_clusters(aws, backend) -> list[dict]:
     return out
 
 
-def cluster_status(aws, backend, name: str) -> dict:
-    from pctl.aws import aws_errors
+def summary_of(aws, tags: dict) -> dict:
+    """The cluster.json pctl wrote at create (mounts, storage, users, queues), from the run's prefix."""
+    from pctl.aws.s3 import get_json
 
-    info = backend.describe_cluster(name, aws.region)
+    prefix = tags.get("pctl:bucket-prefix")
+    return (get_json(aws, tags.get("pctl:bucket"), f"{prefix}cluster.json") if prefix else None) or {}
+
+
+def cluster_status(aws, name: str) -> dict:
+    from pctl.aws import ec2, pcluster
+
+    info = pcluster.describe_cluster(aws, name)
     if info is None:
         raise PctlError(f"no cluster named {name!r} in {aws.region}", hint="list clusters with: pctl list")
     tags = _tags(info)
     head = info.get("headNode") or {}
-    ec2 = aws.client("ec2")
-    with aws_errors():
-        res = ec2.describe_instances(Filters=[
-            {"Name": "tag:parallelcluster:cluster-name", "Values": [name]},
-            {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
     nodes: dict[str, int] = {}
-    for r in res:
-        for i in r["Instances"]:
-            t = {x["Key"]: x["Value"] for x in i.get("Tags", [])}
-            if t.get("parallelcluster:node-type") == "Compute":
-                q = t.get("parallelcluster:queue-name", "?")
-                nodes[q] = nodes.get(q, 0) + 1
-    queues = []
-    for q in (info.get("scheduler", {}) or {}).get("queues", []) or []:
-        queues.append({"name": q.get("name"), "running": nodes.get(q.get("name"), 0)})
-    software = read_software_status(aws, tags, name)
-    summary = _read_json(aws, tags.get("pctl:bucket"), f"clusters/{name}/cluster.json") or {}
-    limits = {q.get("name"): q for q in summary.get("queues", [])}
-    for q in queues:
-        if q["name"] in limits:
-            q["max"] = limits[q["name"]].get("max_count")
-            q["capacity"] = limits[q["name"]].get("capacity")
+    for i in ec2.cluster_instances(aws, name):
+        if i["node_type"] == "Compute":
+            nodes[i["queue"] or "?"] = nodes.get(i["queue"] or "?", 0) + 1
+    summary = summary_of(aws, tags)
+    queues = [{"name": q.get("name"), "running": nodes.get(q.get("name"), 0), "max": q.get("max_count"),
+               "min": q.get("min_count"), "capacity": q.get("capacity"), "zones": q.get("zones", [])}
+              for q in summary.get("queues", [])]
+    for qname, n in sorted(nodes.items()):
+        if qname not in {q["name"] for q in queues}:
+            queues.append({"name": qname, "running": n, "max": None, "min": None, "capacity": None, "zones": []})
     return {
         "name": name, "region": aws.region, "status": info.get("clusterStatus"),
         "stack_status": info.get("cloudFormationStackStatus"), "compute_fleet": info.get("computeFleetStatus"),
@@ -89,105 +86,83 @@ def cluster_status(aws, backend, name: str) -> dict:
                       "public_ip": head.get("publicIpAddress"), "private_ip": head.get("privateIpAddress")},
         "running_compute_nodes": nodes, "queues": queues, "template": tags.get("pctl:template"),
         "fingerprint": tags.get("pctl:fingerprint"), "software_mode": tags.get("pctl:software"),
-        "software": software, "created": str(info.get("creationTime") or ""), "pcluster_version": info.get("version"),
+        "software": read_software_status(aws, tags, name), "created": str(info.get("creationTime") or ""),
+        "pcluster_version": info.get("version"), "run": tags.get("pctl:run"),
         "s3_mounts": summary.get("s3_mounts", []), "shared_storage": summary.get("shared_storage", []),
         "users": summary.get("users", []), "packages": summary.get("packages", []),
         "failure": info.get("failures") or info.get("failureReason"),
     }
 
 
-def _read_json(aws, bucket: str | None, key: str):
-    import json
-
-    if not bucket:
-        return None
-    try:
-        return json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    except Exception:  # missing (clusters not made by pctl) or unreadable: status shows what it has
-        return None
-
-
 def read_software_status(aws, tags: dict, name: str) -> dict | None:
     """The head node publishes its install progress to the pctl bucket (see cluster.plan.software_status_key)."""
-    import json
-
+    from pctl.aws.s3 import get_json
     from pctl.cluster.plan import software_status_key
 
-    bucket = tags.get("pctl:bucket")
-    if not bucket or tags.get("pctl:software") != "boot":
+    if tags.get("pctl:software") != "boot":
         return None
-    try:
-        body = aws.client("s3").get_object(Bucket=bucket, Key=software_status_key(name))["Body"].read()
-        data = json.loads(body)
-        return data if isinstance(data, dict) else None
-    except Exception:
-        return None
+    data = get_json(aws, tags.get("pctl:bucket"), software_status_key(name))
+    return data if isinstance(data, dict) else None
 
 
-def delete_cluster(aws, backend, name: str, *, yes: bool, wait: bool = True, delete_network: bool = False,
-                   poll: float = 15.0, quiet: bool = False) -> dict:
+def delete_cluster(aws, name: str, *, yes: bool, wait: bool = True, delete_network: bool = False,
+                   poll: float = 15.0, say=None, confirm=None) -> dict:
+    """Delete the cluster (ParallelCluster), then its pctl stack (node policies), its bootstrap files and ssh entry;
+    the network only with delete_network (refused while another cluster uses it). Re-running finishes the job."""
+    from pctl.aws import cloudformation as cfn
+    from pctl.aws import pcluster
     from pctl.aws.s3 import delete_prefix
-    from pctl.cli.common import confirm, interactive
     from pctl.cluster import sshconfig
+    from pctl.cluster import stack as cluster_stack
     from pctl.cluster.create import wait_for
 
-    def say(msg):
-        if not quiet:
-            click.echo(msg, err=True)
-
-    info = backend.describe_cluster(name, aws.region)
-    report = {"name": name, "region": aws.region, "cluster": None, "objects_deleted": 0, "ssh_entry_removed": False,
-              "network_deleted": False}
+    say = say or (lambda _m: None)
+    info = pcluster.describe_cluster(aws, name)
+    own_name = cluster_stack.stack_name(name)
+    own = cfn.describe_stack(aws, own_name)
+    report = {"name": name, "region": aws.region, "cluster": None, "stack": None, "objects_deleted": 0,
+              "ssh_entry_removed": False, "network": None}
     bucket = aws.pctl_bucket()
+    if info is not None or own is not None:
+        if not yes and not (confirm and confirm(f"Delete cluster {name} in {aws.region}? Its head node, compute nodes "
+                                                "and the storage created with it are removed.")):
+            raise PctlError("refusing to delete without confirmation" if confirm is None else "not deleted",
+                            hint="pass --yes (-y) in scripts and CI" if confirm is None else None)
     if info is not None:
-        tags = _tags(info)
-        if not yes and not confirm(f"Delete cluster {name} in {aws.region}? Its head node, compute nodes and "
-                                   "storage created with it are removed.", yes=yes):
-            if not interactive():
-                raise PctlError("refusing to delete without confirmation", hint="pass --yes (-y) in scripts and CI")
-            raise PctlError("not deleted")
+        bucket = _tags(info).get("pctl:bucket") or bucket
         if info.get("clusterStatus") != "DELETE_IN_PROGRESS":
-            backend.delete_cluster(name, aws.region)
+            pcluster.delete_cluster(aws, name)
         report["cluster"] = "DELETE_IN_PROGRESS"
         say(f"deleting cluster {name} ...")
         if not wait:
-            say(f"not waiting; run 'pctl delete {name}' again later to remove its bootstrap files and ssh entry")
+            say(f"not waiting; run 'pctl delete {name}' again later to remove what pctl made for it")
             return report
         try:
-            status = wait_for(backend, name, aws.region, ("DELETE_COMPLETE",), ("DELETE_FAILED",), poll=poll, quiet=quiet)
+            status = wait_for(aws, name, ("DELETE_COMPLETE",), ("DELETE_FAILED",), poll=poll, say=say)
         except KeyboardInterrupt:
             raise PctlError(f"interrupted while waiting: {name} keeps deleting in AWS",
                             hint=f"run 'pctl delete {name}' again to wait and finish the clean-up") from None
         if status == "DELETE_FAILED":
-            raise PctlError(f"ParallelCluster could not delete {name}",
+            raise PctlError(f"ParallelCluster could not delete {name}: {cfn.failure_reason(aws, name) or '?'}",
                             hint="see the CloudFormation console for the stack's events, then run pctl delete again")
         report["cluster"] = "DELETE_COMPLETE"
-        bucket = tags.get("pctl:bucket") or bucket
+    if own is not None:
+        cfn.delete_stack(aws, own_name)
+        final = cfn.wait(aws, own_name, until=frozenset({"DELETE_COMPLETE"}), poll=min(poll, 5.0))
+        if final is not None:
+            raise PctlError(f"could not delete {own_name}: {cfn.failure_reason(aws, own_name) or final['StackStatus']}",
+                            hint=f"run 'pctl delete {name}' again")
+        report["stack"] = "DELETE_COMPLETE"
     report["objects_deleted"] = delete_prefix(aws, bucket, f"clusters/{name}/")
     report["ssh_entry_removed"] = sshconfig.remove_host(name)
-    if info is None and not report["objects_deleted"] and not report["ssh_entry_removed"]:
+    if info is None and own is None and not report["objects_deleted"] and not report["ssh_entry_removed"]:
         raise PctlError(f"no cluster named {name!r} in {aws.region} (and nothing of it left to clean up)",
                         hint="list clusters with: pctl list")
-    if delete_network or _network_unused(aws):
-        from pctl.network.delete import delete_network as delete_net, tagged_resources
+    if delete_network:
+        from pctl.network import stack as network_stack
 
-        if tagged_resources(aws):
-            try:
-                delete_net(aws, progress=say)
-                report["network_deleted"] = True
-            except PctlError as exc:
-                if delete_network:
-                    raise
-                say(f"kept the pctl network: {exc.message}")
+        report["network"] = network_stack.delete(aws, progress=say, poll=min(poll, 5.0))
     return report
-
-
-def _network_unused(aws) -> bool:
-    """True when the region's pctl network exists and nothing uses it any more."""
-    from pctl.network.delete import tagged_resources, users_of
-
-    vpcs = [rid for kind, rid in tagged_resources(aws) if kind == "vpc"]
-    return bool(vpcs) and all(not users_of(aws, v) for v in vpcs)
 
 
 def ssh_command(name: str, info: dict | None, *, region: str, user: str | None = None, identity: str | None = None,

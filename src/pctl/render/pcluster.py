@@ -19,26 +19,57 @@ AMI_RECOMMENDED_MINUTES = 45
 
 
 @dataclass(frozen=True)
+class Subnet:
+    id: str
+    zone: str  # availability zone name (or "zone 1"/"zone 2" in a dry run without AWS)
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkLayout:
+    """Where nodes go: the head node's subnet, and the compute subnets, the head node's zone first."""
+
+    head: Subnet
+    compute: tuple[Subnet, ...]
+    source: str = "pctl"  # "pctl" (the region's pctl network) | "existing" (--subnet-id) | "legacy"
+
+    @property
+    def zones(self) -> list[str]:
+        return list(dict.fromkeys(s.zone for s in self.compute))
+
+
+@dataclass(frozen=True)
 class RenderContext:
     region: str
-    head_subnet_id: str
-    compute_subnet_ids: tuple[str, ...]
+    network: NetworkLayout
     scripts_bucket: str  # the private pctl bucket that holds the node scripts
-    scripts_prefix: str  # key prefix of this cluster's objects, e.g. clusters/genomics/3f2a…/
+    scripts_prefix: str  # key prefix of this run's objects, e.g. clusters/genomics/runs/<run-id>/
     cluster_name: str
     template_name: str
     fingerprint: str
     pctl_version: str
     software_mode: str  # "boot" | "ami" | "none"
+    account_id: str = "ACCOUNT"  # for the ARNs of pctl's IAM policies ("ACCOUNT" in a dry run without AWS)
     key_name: str | None = None
     ssh_allowed_cidr: str | None = None
     custom_ami: str | None = None
+    ami_root_gb: int | None = None  # the AMI's root snapshot size, when known
     install_minutes: float | None = None  # expected software install time at boot
     extra_tags: tuple[tuple[str, str], ...] = ()
     status_key: str | None = None  # where the head node publishes install progress (in scripts_bucket)
+    run_id: str | None = None
 
     def script_uri(self, name: str) -> str:
         return f"s3://{self.scripts_bucket}/{self.scripts_prefix}{name}"
+
+
+@dataclass
+class Placement:
+    """Which subnets a queue uses, and why."""
+
+    subnets: list[str]
+    zones: list[str]
+    reason: str
 
 
 @dataclass
@@ -57,6 +88,7 @@ class QueuePlan:
     max_count: int
     compute_resources: list[ComputeResourcePlan]
     notes: list[str] = field(default_factory=list)
+    placement: Placement | None = None
 
 
 @dataclass
@@ -66,6 +98,8 @@ class RenderedConfig:
     software_volume_gb: int | None
     head_bootstrap_timeout: int | None
     notes: list[str] = field(default_factory=list)
+    policies: list = field(default_factory=list)  # pctl.render.iam.Policy: made in the cluster's pctl stack
+    root_volumes: dict = field(default_factory=dict)  # {"head": GiB or None, queue name: GiB or None}
 
 
 # ------------------------------------------------------------------ compute resources
@@ -177,18 +211,42 @@ def _storage_entry(s, index: int) -> dict:
 
 # ------------------------------------------------------------------ the config
 
-def _s3_access(template, ctx: RenderContext) -> list[dict]:
-    access = [{"BucketName": ctx.scripts_bucket, "KeyName": f"{ctx.scripts_prefix}*", "EnableWriteAccess": False}]
-    seen = {}
-    for m in template.data.s3_mounts:
-        write = not m.read_only
-        if m.bucket in seen:
-            seen[m.bucket]["EnableWriteAccess"] = seen[m.bucket]["EnableWriteAccess"] or write
-            continue
-        entry = {"BucketName": m.bucket, "EnableWriteAccess": write}
-        seen[m.bucket] = entry
-        access.append(entry)
-    return access
+def managed_fsx(template) -> bool:
+    """The cluster creates a new FSx for Lustre file system (one zone, one subnet for every queue)."""
+    return any(st.type == "fsx_lustre" and not st.id for st in template.data.shared_storage)
+
+
+def place_queue(queue, template, network: NetworkLayout) -> Placement:
+    """ParallelCluster's multi-AZ rules decide which queues may span zones: EFA and placement groups need one
+    subnet, and a managed FSx file system needs every queue in one subnet. Everything else is spread over the
+    network's zones, so that capacity in one zone does not limit the queue."""
+    by_id = {s.id: s for s in network.compute}
+    first = network.compute[0]
+    if queue.subnet:
+        return Placement([queue.subnet], [by_id[queue.subnet].zone] if queue.subnet in by_id else ["(its own)"],
+                         "the template sets this queue's subnet")
+    if queue.efa:
+        return Placement([first.id], [first.zone], "EFA needs its nodes in one zone (with a placement group); "
+                                                   "the head node's zone")
+    if managed_fsx(template):
+        return Placement([first.id], [first.zone], "the cluster's new FSx for Lustre file system lives in one zone; "
+                                                   "ParallelCluster keeps every queue in its subnet")
+    if len(network.compute) == 1:
+        why = ("the subnet given with --subnet-id / networking.subnet_id" if network.source == "existing"
+               else "the network has one subnet for compute nodes")
+        return Placement([first.id], [first.zone], why)
+    return Placement([s.id for s in network.compute], network.zones,
+                     f"spread over {len(network.zones)} zones for capacity")
+
+
+def root_volume_size(asked: int | None, ami_gb: int | None) -> tuple[int | None, str | None]:
+    """A root volume may never be smaller than the AMI's snapshot (RootVolumeSizeValidator). Without a size in
+    the template ParallelCluster uses the AMI's own; a smaller size in the template is raised to the AMI's."""
+    if asked is None:
+        return None, None
+    if ami_gb is not None and asked < ami_gb:
+        return ami_gb, f"root volume raised from {asked} to {ami_gb} GiB, the size of the AMI's snapshot"
+    return asked, None
 
 
 def head_bootstrap_timeout(install_minutes: float | None) -> int:
@@ -203,20 +261,35 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
     image: dict = {"Os": template.cluster.os}
     if ctx.custom_ami:
         image["CustomAmi"] = ctx.custom_ami
-    s3 = _s3_access(template, ctx)
+    from pctl.render.iam import node_policies, partition
+
+    policies = node_policies(template, region=ctx.region, cluster=ctx.cluster_name, bucket=ctx.scripts_bucket,
+                             scripts_prefix=ctx.scripts_prefix,
+                             status_key=ctx.status_key if ctx.software_mode == "boot" else None)
+    part = partition(ctx.region)
+
+    def iam_for(role: str) -> dict:
+        return {"AdditionalIamPolicies": [{"Policy": p.arn(ctx.account_id, part)} for p in policies if p.role == role]}
+
+    root_volumes: dict = {}
+    head_root: dict = {"Encrypted": True, "VolumeType": "gp3"}
+    size, note = root_volume_size(template.compute.head_node_root_volume_gb, ctx.ami_root_gb)
+    if size:
+        head_root["Size"] = size
+    if note:
+        notes.append(f"head node: {note}")
+    root_volumes["head"] = size
     head: dict = {
         "InstanceType": template.compute.head_node,
-        "Networking": {"SubnetId": ctx.head_subnet_id},
-        "LocalStorage": {"RootVolume": {"Size": 40, "Encrypted": True, "VolumeType": "gp3"}},
-        "Iam": {"S3Access": [dict(x) for x in s3]},
+        "Networking": {"SubnetId": ctx.network.head.id},
+        "LocalStorage": {"RootVolume": head_root},
+        "Iam": iam_for("head"),
         "CustomActions": {"OnNodeConfigured": {"Script": ctx.script_uri("head.sh"), "Args": ["head"]}},
         "Imds": {"Secured": True},
     }
     if ctx.status_key and ctx.software_mode == "boot":
-        # the head node may write exactly its progress file, nothing else in the bucket
+        # the head node may write exactly its progress file, nothing else in the bucket (see render.iam)
         head["CustomActions"]["OnNodeConfigured"]["Args"].append(f"s3://{ctx.scripts_bucket}/{ctx.status_key}")
-        head["Iam"]["S3Access"].append({"BucketName": ctx.scripts_bucket, "KeyName": ctx.status_key,
-                                        "EnableWriteAccess": True})
     ssh: dict = {}
     if ctx.key_name:
         ssh["KeyName"] = ctx.key_name
@@ -227,14 +300,12 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
     queues_cfg, plans = [], []
     for q in template.compute.queues:
         plan = plan_queue(q)
+        plan.placement = place_queue(q, template, ctx.network)
         plans.append(plan)
         crs = []
         for cr in plan.compute_resources:
-            entry: dict = {"Name": cr.name}
-            if len(cr.instance_types) == 1:
-                entry["InstanceType"] = cr.instance_types[0]
-            else:
-                entry["Instances"] = [{"InstanceType": t} for t in cr.instance_types]
+            # always an Instances list: ParallelCluster refuses InstanceType on a queue that spans subnets
+            entry: dict = {"Name": cr.name, "Instances": [{"InstanceType": t} for t in cr.instance_types]}
             entry["MinCount"] = cr.min_count
             entry["MaxCount"] = cr.max_count
             if q.efa:
@@ -242,18 +313,24 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
             if q.disable_hyperthreading:
                 entry["DisableSimultaneousMultithreading"] = True
             crs.append(entry)
-        subnets = [q.subnet] if q.subnet else list(ctx.compute_subnet_ids)
-        networking: dict = {"SubnetIds": subnets}
+        networking: dict = {"SubnetIds": list(plan.placement.subnets)}
         if q.efa:
             networking["PlacementGroup"] = {"Enabled": True}
+        q_root: dict = {"Encrypted": True, "VolumeType": "gp3"}
+        size, note = root_volume_size(q.root_volume_gb, ctx.ami_root_gb)
+        if size:
+            q_root["Size"] = size
+        if note:
+            notes.append(f"queue {q.name}: {note}")
+        root_volumes[q.name] = size
         qcfg: dict = {
             "Name": q.name,
             "CapacityType": "SPOT" if q.capacity == "spot" else "ONDEMAND",
             "Networking": networking,
             "ComputeResources": crs,
             "CustomActions": {"OnNodeConfigured": {"Script": ctx.script_uri("compute.sh"), "Args": ["compute", q.name]}},
-            "Iam": {"S3Access": [dict(x) for x in s3]},
-            "ComputeSettings": {"LocalStorage": {"RootVolume": {"Encrypted": True}}},
+            "Iam": iam_for("compute"),
+            "ComputeSettings": {"LocalStorage": {"RootVolume": q_root}},
         }
         if q.capacity == "spot" and any(len(c.instance_types) > 1 for c in plan.compute_resources):
             qcfg["AllocationStrategy"] = "capacity-optimized"
@@ -302,7 +379,7 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
     for p in plans:
         notes.extend(f"queue {p.name}: {n}" for n in p.notes)
     return RenderedConfig(config=config, queues=plans, software_volume_gb=sw_gb, head_bootstrap_timeout=timeout,
-                          notes=notes)
+                          notes=notes, policies=policies, root_volumes=root_volumes)
 
 
 def to_yaml(config: dict) -> str:

@@ -139,9 +139,15 @@ class Queue(_Model):
     disable_hyperthreading: bool = False
     efa: bool = False
     subnet: Optional[SubnetId] = None
+    root_volume_gb: Optional[int] = Field(
+        None, ge=8, le=16384, description="Root volume of this queue's nodes in GiB; default: the AMI's own size. "
+                                          "Never smaller than the AMI's snapshot (raised to it at create).")
 
 class Compute(_Model):
     head_node: InstanceType = Field(description="Head node instance type, e.g. t3.large.")
+    head_node_root_volume_gb: Optional[int] = Field(
+        None, ge=8, le=16384, description="Head node root volume in GiB; default: the AMI's own size. Never smaller "
+                                          "than the AMI's snapshot (raised to it at create).")
     queues: list[Queue] = Field(min_length=1, max_length=50)
 
 class Software(_Model):
@@ -190,7 +196,10 @@ class Data(_Model):
 
 class Networking(_Model):
     subnet_id: Optional[SubnetId] = None
-    ssh_allowed_cidr: Optional[Cidr] = None
+    ssh_allowed_cidr: Optional[Cidr] = Field(None, description="Who may SSH to the head node; default: your public "
+                                                               "IP /32 at create. --ssh-cidr wins over it.")
+    ssh_from_anywhere: bool = Field(False, description="Allow SSH from the whole internet (0.0.0.0/0). Required, "
+                                                       "besides the CIDR itself, to open SSH to the world.")
 
 class Template(_Model):
     """A pctl template: one cluster, its software, users and data."""

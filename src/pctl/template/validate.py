@@ -426,8 +426,23 @@ def _check_data(data) -> list[Diagnostic]:
     return out
 
 
+PRIVATE_OSES = ("rocky8", "rocky9")  # ParallelCluster publishes no official AMIs for these (OsCustomAmiValidator)
+
+
+def _check_os(data) -> list[Diagnostic]:
+    os_name = _get(data, "cluster", "os")
+    if isinstance(os_name, str) and os_name.strip().lower() in PRIVATE_OSES and not _get(data, "cluster", "custom_ami"):
+        alt = "rhel8" if os_name.strip().lower() == "rocky8" else "rhel9"
+        return [error(f"ParallelCluster publishes no official {os_name} AMI: a {os_name} cluster needs a custom AMI",
+                      ("cluster", "os"), code="os-needs-ami",
+                      hint=f"build one with ParallelCluster ('pcluster build-image' from a Rocky Linux base image) and "
+                           f"set cluster.custom_ami (or pass --custom-ami AMI to pctl create); or use os: {alt}, "
+                           "which ParallelCluster publishes and which runs the same software")]
+    return []
+
+
 def _check_misc(data) -> list[Diagnostic]:
-    out = []
+    out = _check_os(data)
     tags = _get(data, "cluster", "tags")
     if isinstance(tags, dict):
         if len(tags) > 40:
@@ -499,7 +514,18 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
 
 # ---------------------------------------------------------------- entry points
 
-def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True) -> ValidationResult:
+def _merge(data, over: dict):
+    """Overrides into the template's data (nested mappings merged, other values replaced)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for k, v in over.items():
+        out[k] = _merge(out.get(k) if isinstance(out.get(k), dict) else {}, v) if isinstance(v, dict) else v
+    return out
+
+
+def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True,
+                    overrides: dict | None = None) -> ValidationResult:
     from pydantic import ValidationError
 
     from pctl.template.model import Template
@@ -512,6 +538,11 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
             loaded = resolve_extends(loaded)  # merged data; positions point into each parent file
         except ExtendsFailed as exc:
             return ValidationResult(source=loaded.source, loaded=loaded, diagnostics=list(exc.diagnostics))
+    if overrides:
+        import copy
+
+        loaded = copy.copy(loaded)  # the caller's object keeps the file's own data
+        loaded.data = _merge(loaded.data, overrides)
     diags += list(getattr(loaded, "diagnostics", None) or [])  # remove: problems found while merging
     result = ValidationResult(source=loaded.source, loaded=loaded)
     try:
@@ -561,7 +592,7 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
     return result
 
 
-def validate_file(path: Path, source: str | None = None, **kw) -> ValidationResult:
+def validate_file(path: Path, source: str | None = None, **kw) -> ValidationResult:  # kw: catalog, use_catalog, overrides
     from pctl.template.load import load_file
 
     try:

@@ -9,9 +9,10 @@ def _row(label: str, text: str = "") -> None:
     click.echo(f"  {click.style(label.ljust(11), bold=True)} {text}")
 
 
-def print_plan(plan: dict) -> None:
+def print_plan(plan: dict, *, looked_up: bool = False) -> None:
     c, t = plan["cluster"], plan["template"]
-    click.secho("pctl create — dry run: nothing is created, no AWS credentials used", bold=True)
+    click.secho("pctl create — dry run: nothing is created" + ("; AWS was asked what create would use" if looked_up
+                                                                 else ", no AWS credentials used"), bold=True)
     click.echo()
     _row("Template", f"{t['source']}  (software fingerprint {t['fingerprint'][:12]})")
     _row("Cluster", f"{c['name']} in {c['region']}, {c['os']}, {c['arch']}")
@@ -21,10 +22,18 @@ def print_plan(plan: dict) -> None:
     else:
         _row("Network", f"{n['description']}; {n['reused']}")
     h = plan["head_node"]
-    _row("Head node", f"{h['instance_type']}, SSH from {h['ssh_from']}" + (f", key {c['key_name']}" if c.get("key_name") else ""))
+    root = f", root volume {h['root_volume_gb']} GiB" if h.get("root_volume_gb") else ""
+    _row("Head node", f"{h['instance_type']} in {h.get('zone', '?')}, SSH from {h['ssh_from']}"
+         + (f" ({h['ssh_source']})" if h.get("ssh_source") and h["ssh_source"] not in str(h["ssh_from"]) else "")
+         + (f", key {c['key_name']}" if c.get("key_name") else "") + root)
+    ami = plan.get("ami") or {}
+    if ami.get("image_id"):
+        _row("AMI", f"{ami['image_id']} ({ami['source']}" + (f", {ami['root_gb']} GiB" if ami.get("root_gb") else "") + ")")
     for i, q in enumerate(plan["queues"]):
         types = ", ".join(t for cr in q["compute_resources"] for t in cr["instance_types"])
         _row("Queues" if i == 0 else "", f"{q['name']:<14} {q['capacity']:<9} {q['min_count']}–{q['max_count']} nodes  {types}")
+        if q.get("zones"):
+            _row("", f"  in {', '.join(q['zones'])}: {q.get('placement', '')}")
         if len(q["compute_resources"]) > 1:
             for cr in q["compute_resources"]:
                 _row("", f"  └ {cr['name']}: {cr['min_count']}–{cr['max_count']} ({', '.join(cr['instance_types'])})")
@@ -65,11 +74,16 @@ def print_plan(plan: dict) -> None:
             _row("", "  " + ", ".join(sw["packages"]))
     else:
         _row("Software", "none (no spack_packages)")
+    for p in plan.get("iam", []):
+        _row("IAM" if p is plan["iam"][0] else "", f"{p['name']} ({p['role']} nodes): " + "; ".join(p["allows"][:6])
+             + (f"; and {len(p['allows']) - 6} more" if len(p["allows"]) > 6 else ""))
     b = plan["bucket"]
     _row("Bucket", f"s3://{b['name']}/{b['prefix']}  ({', '.join(b['objects'])}; {b['note']})")
     if plan.get("head_bootstrap_timeout"):
         _row("Timeout", f"head-node bootstrap {plan['head_bootstrap_timeout'] // 60} min")
     for note in plan["notes"]:
         _row("Note", note)
+    for i, lk in enumerate(plan.get("lookups", [])):
+        _row("Create asks" if i == 0 else "", lk)
     for w in plan["warnings"]:
         _row("Warning", w)
