@@ -132,51 +132,68 @@ def moto_tls(tmp_path_factory):
     return cert, key
 
 
-@pytest.fixture(scope="session")
-def moto_server(moto_tls):
-    """A moto server on https://127.0.0.1 (ephemeral port) for the whole session; yields its URL."""
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    if exe is None:
-        pytest.skip("moto_server is not installed (pip install 'moto[server]')")
+def _serve_moto(moto_tls, extra_env: dict | None = None):
+    """Start the shimmed moto server (tests/support/moto_tls_server.py) over TLS on a free loopback port."""
     port = _free_port()
-    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
+    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", **(extra_env or {}))
     for k in [k for k in env if k.startswith("AWS_ENDPOINT_URL")]:
         env.pop(k)
     cert, key = moto_tls
     shim = Path(__file__).parent / "support" / "moto_tls_server.py"
-    proc = subprocess.Popen([sys.executable, str(shim), "-H", "127.0.0.1", "-p", str(port), "-c", str(cert), "-k", str(key)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"https://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, str(shim), "-H", "127.0.0.1", "-p", str(port), "-c", str(cert), "-k",
+                             str(key)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("moto_server did not start")
+    return proc, f"https://127.0.0.1:{port}"
+
+
+def _stop(proc) -> None:
+    proc.terminate()
     try:
-        for _ in range(300):
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            time.sleep(0.1)
-        else:
-            pytest.fail("moto_server did not start")
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_server(moto_tls):
+    """A moto server on https://127.0.0.1 (ephemeral port) for the whole session; yields its URL. moto refuses
+    ParallelCluster's stack template (the expected end of a create here)."""
+    proc, url = _serve_moto(moto_tls)
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
 
 
-@pytest.fixture
-def aws_env(moto_server, moto_tls, monkeypatch):
-    """Point boto3 (and pctl subprocesses) at the emulator with dummy credentials; fresh state per test."""
+@pytest.fixture(scope="session")
+def moto_lifecycle_server(moto_tls):
+    """A second server where a stack moto cannot make is recorded without resources (PCTL_MOTO_HOLLOW_STACKS=1), so
+    ParallelCluster's create completes and its describe/list/delete run for real. Only for lifecycle tests."""
+    proc, url = _serve_moto(moto_tls, {"PCTL_MOTO_HOLLOW_STACKS": "1"})
+    try:
+        yield url
+    finally:
+        _stop(proc)
+
+
+def _point_at(url, moto_tls, monkeypatch) -> dict:
     import ssl
     import urllib.request
 
     ctx = ssl.create_default_context(cafile=str(moto_tls[0]))
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=30,
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=30,
                            context=ctx).read()
     for k in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL_") or k in ("AWS_PROFILE", "AWS_SESSION_TOKEN")]:
         monkeypatch.delenv(k, raising=False)
     env = {
-        "AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": url, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_CA_BUNDLE": str(moto_tls[0]),
@@ -184,6 +201,18 @@ def aws_env(moto_server, moto_tls, monkeypatch):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
+
+
+@pytest.fixture
+def aws_env(moto_server, moto_tls, monkeypatch):
+    """Point boto3 (and pctl subprocesses) at the emulator with dummy credentials; fresh state per test."""
+    return _point_at(moto_server, moto_tls, monkeypatch)
+
+
+@pytest.fixture
+def aws_lifecycle_env(moto_lifecycle_server, moto_tls, monkeypatch):
+    """As aws_env, on the server where ParallelCluster's create completes (see moto_lifecycle_server)."""
+    return _point_at(moto_lifecycle_server, moto_tls, monkeypatch)
 
 
 @pytest.fixture

@@ -17,11 +17,16 @@ names the AWS behaviour it restores; none of them makes a call succeed that AWS 
 5. A deleted stack has no outputs or resources (moto makes its resources again when asked for them).
 6. A template error rejects CreateStack and leaves nothing (moto keeps a half-made stack and its resources).
 7. An update that adds outputs adds their exports.
+
+With PCTL_MOTO_HOLLOW_STACKS=1 (a second server for lifecycle tests, never the create tests), a stack moto cannot
+make is recorded with its parameters and no resources, so ParallelCluster's create completes and describe, list,
+status and delete run for real against it (the test launches the head node instance CloudFormation would have).
 """
 
 from __future__ import annotations
 
 import json
+import os
 
 
 def install_policy_shim() -> None:
@@ -231,6 +236,17 @@ def _getatt_to_unsupported(template_dict: dict) -> str | None:
     return found[0] if found else None
 
 
+HOLLOW = os.environ.get("PCTL_MOTO_HOLLOW_STACKS") == "1"
+
+
+def _hollow(template_dict: dict) -> dict:
+    """A stack moto cannot make, as CloudFormation's record of it: its description and parameters, no resources.
+    Only for the lifecycle server (PCTL_MOTO_HOLLOW_STACKS=1): ParallelCluster's create then completes, and its
+    describe/list/delete run for real against the stack it made."""
+    return {"Description": template_dict.get("Description", ""), "Parameters": template_dict.get("Parameters") or {},
+            "Resources": {"Hollow": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+
+
 def install_template_error_shim() -> None:
     """AWS validates a template before it makes anything: a template error rejects CreateStack and leaves nothing.
     moto meets such errors half-way through making the resources and keeps what it made (and the stack). Here a
@@ -247,7 +263,9 @@ def install_template_error_shim() -> None:
         except Exception:  # noqa: BLE001 - moto reports it
             parsed = None
         target = _getatt_to_unsupported(parsed) if isinstance(parsed, dict) else None
-        if target:
+        if target and HOLLOW:
+            template = json.dumps(_hollow(parsed))
+        elif target:
             raise ValidationError(name, message=f"Template error: instance of Fn::GetAtt references undefined "
                                                 f"resource {target}")
         before = set(self.stacks)

@@ -87,7 +87,10 @@ def status(name, profile, region, as_json):
         return
     click.echo(f"{s['name']} ({s['region']}): {s['status']}  stack {s['stack_status']}  fleet {s['compute_fleet']}")
     h = s["head_node"]
-    click.echo(f"  head node  {h['instance_type']} {h['state']}  {h['public_ip'] or h['private_ip'] or '-'}")
+    if h.get("instance_type"):
+        click.echo(f"  head node  {h['instance_type']} {h['state']}  {h['public_ip'] or h['private_ip'] or '-'}")
+    else:
+        click.echo("  head node  not running (yet)")
     for q in s["queues"]:
         limit = f" of at most {q['max']} ({q.get('capacity')})" if q.get("max") is not None else ""
         zones = f", zones {', '.join(q['zones'])}" if q.get("zones") else ""

@@ -522,6 +522,8 @@ def wait_for(aws, name: str, done: tuple, failed: tuple, *, poll: float = 15.0, 
             if e.get("EventId") in seen:
                 continue
             seen.add(e.get("EventId"))
+            if e.get("LogicalResourceId") == e.get("StackName"):
+                continue  # the stack's own status: shown below as the cluster's
             reason = f" ({e['ResourceStatusReason']})" if e.get("ResourceStatusReason") else ""
             say(f"  [{elapsed:>5d} s]   {e.get('LogicalResourceId')}: {e.get('ResourceStatus')}{reason}")
         if status != last:
