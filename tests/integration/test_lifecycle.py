@@ -162,3 +162,51 @@ def test_cleanup_leaves_a_young_claim_alone(env):
         {"Resources": {"M": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}))
     r = run_pctl("cleanup", "--dry-run", "--json", "--no-amis", env=env)
     assert json.loads(r.stdout)["leftovers"] == []
+
+
+def test_ten_concurrent_creates_some_failing_leave_every_cluster_and_its_network_intact(env, tmp_path):
+    """Ten `pctl create` processes at once in a fresh region; every third one is refused by ParallelCluster after
+    the network exists (EFA on a type without it). The network is made once and survives every failure."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cluster: {name: bad, region: us-east-1}\ncompute:\n  head_node: t3.large\n  queues:\n"
+                   "    - {name: mpi, instance_types: [c5.large], max_count: 2, efa: true}\n")
+    e = dict(os.environ, **{k: v for k, v in env.items() if k != "AMI"})
+    e.pop("PCTL_DEBUG", None)
+    procs = {}
+    for i in range(10):
+        name = f"c{i}"
+        template = str(bad) if i % 3 == 2 else "minimal"
+        cmd = [sys.executable, "-m", "pctl", "create", "-t", template, "--name", name, "--key-name", "lab-key",
+               "--custom-ami", env["AMI"], "--ssh-cidr", "198.51.100.7/32", "--yes", "--json"]
+        for v in EMULATOR_SUPPRESSED:
+            cmd += ["--suppress-validators", v]
+        procs[name] = subprocess.Popen(cmd, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {n: (p.wait(timeout=900), p.stdout.read(), p.stderr.read()) for n, p in procs.items()}
+    ok = sorted(n for n, (rc, _o, _e) in results.items() if rc == 0)
+    failed = sorted(n for n, (rc, _o, _e) in results.items() if rc != 0)
+    assert failed == ["c2", "c5", "c8"], {n: results[n][2][-500:] for n in failed}
+    for n in failed:
+        err = json.loads(results[n][1])["error"]
+        assert "ParallelCluster refused the configuration" in err["message"], err
+    # every successful cluster: its stacks, and one shared network, intact
+    assert stacks() == sorted(ok + [f"pctl-cluster-{n}" for n in ok] + ["pctl-network-us-east-1"])
+    from pctl.aws import Aws
+    from pctl.network import stack as network_stack
+
+    aws = Aws(region="us-east-1")
+    net = network_stack.describe(aws)
+    subnets = {s["SubnetId"] for s in boto3.client("ec2").describe_subnets(
+        Filters=[{"Name": "vpc-id", "Values": [net.vpc_id]}])["Subnets"]}
+    assert {i for i, _ in net.public_subnets + net.private_subnets} <= subnets
+    assert network_stack.users(aws, "us-east-1") == ok
+    vpcs = [v for v in boto3.client("ec2").describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
+    assert len(vpcs) == 1, "no orphan network"
+    # the failures left nothing of their own
+    s3 = boto3.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="pctl-123456789012-us-east-1").get("Contents", [])]
+    assert not [k for k in keys if k.split("/")[1] in failed]
+    assert {k.split("/")[1] for k in keys} == set(ok)
