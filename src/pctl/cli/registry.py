@@ -298,7 +298,7 @@ def list_cmd(source, as_json):
 
 
 def _resolve_for_show(name: str):
-    from pctl.template.api import resolve_template
+    from pctl.registry.templates import resolve_template
 
     return resolve_template(name)
 
@@ -408,13 +408,13 @@ def get_cmd(name, output, resolved):
     """
     from pctl.errors import PctlError
     from pctl.template.load import LoadFailed, decode
-    from pctl.template.resolve import resolve
+    from pctl.registry.names import resolve
 
     tref = resolve(name)
     if tref.path.is_dir():
         raise PctlError(f"{name} is a directory")
     if resolved:
-        from pctl.template.api import resolve_template
+        from pctl.registry.templates import resolve_template
         from pctl.template.extends import dump_yaml
 
         _, loaded = resolve_template(name)

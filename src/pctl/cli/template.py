@@ -29,7 +29,7 @@ def resolve_cmd(ref, output, as_json):
     Spack catalog); problems are printed on stderr and make the exit code 1, the merged template is
     printed anyway so you can see what went wrong.
     """
-    from pctl.template.api import resolve_template
+    from pctl.registry.templates import resolve_template
     from pctl.template.extends import dump_yaml
     from pctl.template.validate import validate_loaded
 

@@ -77,7 +77,7 @@ def default_region(template) -> str | None:
 def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, software_mode: str | None = None) -> Prepared:
     from pctl.render.scripts import ScriptOptions, render_node_scripts
     from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
-    from pctl.template.api import load_valid
+    from pctl.registry.templates import load_valid
     from pctl.template.fingerprint import fingerprint
 
     tref, result = load_valid(opts.template, catalog=catalog, use_catalog=use_catalog)

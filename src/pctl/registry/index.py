@@ -18,6 +18,7 @@ INDEX_FORMAT = 1
 def build(root: Path, *, catalog=None, use_catalog: bool = True, exclude: tuple[Path, ...] = ()):
     """(index dict, [(name, ValidationResult)]) for every template under ``root``."""
     from pctl import __version__
+    from pctl.registry.names import FINDER
     from pctl.template.validate import validate_file
 
     excluded = {p.resolve() for p in exclude}
@@ -30,7 +31,7 @@ def build(root: Path, *, catalog=None, use_catalog: bool = True, exclude: tuple[
         desc = store.describe(p, rel, resolve=False)
         if desc is None:
             continue  # a YAML file that is not a template (no cluster:, compute: or extends:)
-        result = validate_file(p, rel, catalog=catalog, use_catalog=use_catalog)
+        result = validate_file(p, rel, catalog=catalog, use_catalog=use_catalog, finder=FINDER)
         results.append((name, result))
         if not result.ok:
             continue

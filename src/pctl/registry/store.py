@@ -113,9 +113,10 @@ def describe(path: Path, name: str, *, resolve: bool = True) -> dict | None:
         return None
     if resolve and ("extends" in data or "remove" in data):
         try:
+            from pctl.registry.names import FINDER
             from pctl.template.extends import resolve_extends
 
-            data = resolve_extends(loaded).data
+            data = resolve_extends(loaded, finder=FINDER).data
         except Exception:  # a broken parent: describe the template as written
             data = loaded.data
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}

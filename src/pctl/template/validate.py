@@ -499,7 +499,8 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
 
 # ---------------------------------------------------------------- entry points
 
-def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True) -> ValidationResult:
+def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True, finder=None) -> ValidationResult:
+    """Check one loaded template (its extends: merged first, parent names found by ``finder``)."""
     from pydantic import ValidationError
 
     from pctl.template.model import Template
@@ -509,7 +510,7 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
         from pctl.template.extends import ExtendsFailed, resolve_extends
 
         try:
-            loaded = resolve_extends(loaded)  # merged data; positions point into each parent file
+            loaded = resolve_extends(loaded, finder=finder)  # merged data; positions point into each parent file
         except ExtendsFailed as exc:
             return ValidationResult(source=loaded.source, loaded=loaded, diagnostics=list(exc.diagnostics))
     diags += list(getattr(loaded, "diagnostics", None) or [])  # remove: problems found while merging
