@@ -117,8 +117,9 @@ def add_cmd(name, location, ref, kind, no_update, as_json):
     if ref is not None:
         if kind != "git":
             raise UsageError("--ref applies only to git sources")
-        if not ref.strip() or ref.startswith("-") or any(c.isspace() or ord(c) < 0x20 for c in ref) or ".." in ref:
-            raise UsageError(f"invalid git ref {ref!r}")
+        from pctl.registry.sources import check_ref
+
+        check_ref(ref, where="--ref: ")
     current = config.load_sources()
     if any(s.name == name for s in current):
         raise UsageError(f"a source named {name!r} already exists", hint=f"pctl registry remove {name} first")
@@ -165,7 +166,7 @@ def remove_cmd(name):
 
     if name == "library":
         raise UsageError("the bundled library cannot be removed")
-    current = config.load_sources()
+    current = config.load_sources(check=False)  # a source with a broken ref must be removable
     if not any(s.name == name for s in current):
         names = ", ".join(s.name for s in current) or "none"
         raise UsageError(f"no source named {name!r} (configured: {names})")

@@ -23,7 +23,16 @@ def build(root: Path, *, catalog=None, use_catalog: bool = True, exclude: tuple[
 
     excluded = {p.resolve() for p in exclude}
     templates, results = [], []
-    for p in store.template_files(root):
+    refused: list[str] = []
+    files = store.template_files(root, refused)
+    if refused:  # a link outside the folder would publish someone else's file: fail the index
+        from pctl.template.diagnostics import error
+        from pctl.template.validate import ValidationResult
+
+        for msg in refused:
+            rel, _, why = msg.partition(": ")
+            results.append((rel, ValidationResult(source=rel, diagnostics=[error(why, code="symlink", file=rel)])))
+    for p in files:
         if p.resolve() in excluded:
             continue
         name = store.name_of(p, root)
