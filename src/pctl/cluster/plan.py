@@ -133,6 +133,8 @@ DRY_RUN_PRIVATE_SUBNET = "subnet-pctlprivate"
 
 def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True) -> dict:
     """Everything create would do, as data. No AWS call, no credentials needed."""
+    from pctl.template.trust import summary as trust_summary
+
     prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog)
     t = prepared.template
     notes: list[str] = []
@@ -192,6 +194,7 @@ def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True) -> d
         "users": [{"name": u.name, "uid": u.uid, "gid": u.primary_gid, "groups": list(u.groups), "sudo": u.sudo}
                   for u in t.users],
         "groups": [{"name": g.name, "gid": g.gid} for g in t.groups],
+        "trust": trust_summary(t),  # sudo users and their keys' fingerprints, every Spack mirror, signed or not
         "software": software,
         "bucket": {"name": bucket, "prefix": ctx.scripts_prefix, "objects": sorted(prepared.scripts),
                    "note": "private, encrypted, TLS-only; ACCOUNT is your AWS account id"},
