@@ -271,3 +271,21 @@ def test_a_fetched_template_that_plants_sudo_and_an_unsigned_mirror_is_flagged(r
     # a library template with a sudo user is described, not flagged
     r = run_pctl("registry", "get", "general/teaching")
     assert r.returncode == 0 and "sudo (root)" not in r.stderr
+
+
+def test_git_error_text_reaches_the_terminal_without_escapes(repo, tmp_path):
+    """git's own message (it relays the server's words: 'remote: ...') is shown, its escape sequences are not."""
+    url, _ = repo
+    fake = tmp_path / "bin" / "git"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nprintf 'remote: \\033]0;pwned\\007\\033[2Jfatal: access denied\\n' >&2\nexit 128\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"}
+    from pctl.registry.config import SourceConfig, save_sources
+
+    save_sources([SourceConfig("team", url, "git")])
+    r = run_pctl("registry", "update", env=env)
+    assert r.returncode == 1 and "team: git clone failed: remote: fatal: access denied" in r.stderr, r.stderr
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr and "Traceback" not in r.stderr
+    r = run_pctl("registry", "add", "other", url, env=env)
+    assert r.returncode == 1 and "access denied" in r.stderr and "\x1b" not in r.stderr

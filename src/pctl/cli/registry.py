@@ -214,10 +214,12 @@ def update_cmd(name, as_json):
             failed += 1
             results.append({"name": s.name, "ok": False, "error": exc.message, "hint": exc.hint})
             if not as_json:
+                from pctl.ui import safe_text  # git's and the server's words
+
                 click.secho("✗ ", fg="red", nl=False, err=True)
-                click.echo(f"{s.name}: {exc.message}", err=True)
+                click.echo(f"{s.name}: {safe_text(exc.message)}", err=True)
                 if exc.hint:
-                    click.echo(f"  hint: {exc.hint}", err=True)
+                    click.echo(f"  hint: {safe_text(exc.hint)}", err=True)
             continue
         results.append({"name": s.name, "ok": True, "templates": meta["templates"], "commit": meta.get("commit"),
                         "updated": meta["updated"], "skipped": meta.get("skipped") or []})
