@@ -230,7 +230,7 @@ def test_same_name_create_fails_fast_and_leaves_the_other_alone(aws_env, ssh_dir
 
 
 def test_rocky_without_custom_ami_is_refused_at_validate_with_a_way_forward(tmp_path):
-    from pctl.template.api import TemplateInvalid, load_valid
+    from pctl.registry.templates import TemplateInvalid, load_valid
 
     t = tmp_path / "rocky.yaml"
     t.write_text("cluster: {name: r9, os: rocky9}\ncompute:\n  head_node: t3.large\n  queues:\n"

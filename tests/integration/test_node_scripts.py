@@ -66,7 +66,8 @@ FULL = {
     "compute": {"head_node": "t3.large",
                 "queues": [{"name": "cpu", "instance_types": ["c6i.xlarge"], "max_count": 4}]},
     "software": {"spack_packages": ["samtools@1.21", "bwa@0.7.18", "py-numpy"],
-                 "mirrors": ["s3://lab-spack-cache/v1"], "modules": "flat"},
+                 "mirrors": ["s3://lab-spack-cache/v1", {"url": "https://unsigned.example.org/cache",
+                                                         "allow_unsigned": True}], "modules": "flat"},
     "groups": [{"name": "lab", "gid": 5000}, {"name": "instrument", "gid": 5100}],
     "users": [
         {"name": "alice", "uid": 5001, "gid": 5000, "groups": ["instrument"], "sudo": True,
@@ -85,6 +86,7 @@ UNITS = {
         "ExecStart=/usr/bin/mount-s3 --allow-other --read-only --prefix runs/2024/ lab-raw /data/raw-runs",
 }
 ENV_DIR = "/opt/pctl/environments/pctl"
+KEYS_ENV_DIR = "/opt/pctl/environments/pctl-keys"
 WATCHED = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/sudoers.d", "/etc/systemd/system",
            "/etc/profile.d", "/home", "/opt/pctl", "/data", "/usr/bin/mount-s3", "/var/lib/pctl/software.done")
 STANDIN_NAMES = ("spack", "git", "systemctl", "curl", "mount-s3", "apt-get", "dnf")
@@ -238,18 +240,32 @@ def test_spack_runs_on_the_head_node_only(cluster):
     joined = [" ".join(c) for c in head_calls]
     assert "repo set --scope site --destination /opt/pctl/spack-packages builtin" in joined
     assert "compiler find --scope site" in joined
-    assert f"-e {ENV_DIR} buildcache keys --install --trust" in joined
+    # keys are trusted in an environment that lists the signed mirrors only, never in the full one
+    assert f"-e {KEYS_ENV_DIR} buildcache keys --install --trust" in joined
+    assert not any("buildcache keys" in c and ENV_DIR + " " in c + " " for c in joined)
+    assert joined.index(f"-e {KEYS_ENV_DIR} buildcache keys --install --trust") < joined.index(f"-e {ENV_DIR} concretize -f")
     assert f"-e {ENV_DIR} concretize -f" in joined
     installs = [c for c in head_calls if "install" in c and "--fail-fast" in c]
     assert len(installs) == 1 and any(a.startswith("-j") and a[2:].isdigit() for a in installs[0])
     assert f"-e {ENV_DIR} module lmod refresh --delete-tree -y" in joined
     assert joined.index(f"-e {ENV_DIR} concretize -f") < joined.index(" ".join(installs[0]))
     clones = cluster.head1.calls["git"]
-    assert ["clone", "--quiet", "--depth", "1", "--branch", "v1.2.0", "-c", "advice.detachedHead=false",
+    assert ["clone", "--quiet", "--depth", "1", "--branch", "v1.2.0", "-c", "advice.detachedHead=false", "--",
             "https://github.com/spack/spack", "/opt/pctl/spack.partial"] in clones
     assert any("v2026.06.0" in c and "https://github.com/spack/spack-packages" in c for c in clones)
     assert cluster.compute1.calls["spack"] == [] and cluster.compute1.calls["git"] == []
     assert not cluster.compute_had_software
+
+
+def test_the_keys_environment_on_the_node_lists_signed_mirrors_only(cluster):
+    keys = YAML(typ="safe").load(cluster.head.read(f"{KEYS_ENV_DIR}/spack.yaml"))["spack"]
+    assert list(keys) == ["view", "specs", "mirrors:"]  # "mirrors::" replaces every other scope's mirrors
+    assert [m["url"] for m in keys["mirrors:"].values()] == [
+        "https://binaries.spack.io/releases/v2026.06/aws-pcluster-x86_64_v4",
+        "https://binaries.spack.io/releases/v2026.06", "s3://lab-spack-cache/v1"]
+    full = YAML(typ="safe").load(cluster.head.read(f"{ENV_DIR}/spack.yaml"))["spack"]["mirrors"]
+    assert list(full)[:2] == ["aws-pcluster-x86_64_v4", "spack-v2026.06"]  # the official caches are tried first
+    assert full["pctl-extra-2"] == {"url": "https://unsigned.example.org/cache", "signed": False}
 
 
 def test_spack_yaml_on_the_node_matches_the_renderer(cluster):

@@ -17,6 +17,7 @@ names the AWS behaviour it restores; none of them makes a call succeed that AWS 
 5. A deleted stack has no outputs or resources (moto makes its resources again when asked for them).
 6. A template error rejects CreateStack and leaves nothing (moto keeps a half-made stack and its resources).
 7. An update that adds outputs adds their exports.
+8. ParallelCluster's official AMIs exist (owner amazon), as they do in every AWS region.
 
 With PCTL_MOTO_HOLLOW_STACKS=1 (a second server for lifecycle tests, never the create tests), a stack moto cannot
 make is recorded with its parameters and no resources, so ParallelCluster's create completes and describe, list,
@@ -314,6 +315,36 @@ def install_deleted_stack_shim() -> None:
     Stack.stack_resources = property(lambda self: [] if self.status == "DELETE_COMPLETE" else resources(self))
 
 
+PCLUSTER_OS_PARTS = {"alinux2023": "amzn2023", "ubuntu2204": "ubuntu-2204-lts", "ubuntu2404": "ubuntu-2404-lts",
+                     "rhel8": "rhel8", "rhel9": "rhel9"}
+
+
+def install_official_pcluster_amis() -> None:
+    """AWS publishes ParallelCluster's official AMIs (owner amazon, `aws-parallelcluster-<version>-<os>-hvm-<arch>-...`,
+    tagged parallelcluster:*) in every region, for every OS but Rocky; moto has none. They are added for the
+    installed ParallelCluster version, so a create without --custom-ami runs as it does on AWS."""
+    import hashlib
+    from importlib.metadata import version
+
+    from moto.ec2.models import amis
+
+    try:
+        pc = version("aws-parallelcluster")
+    except Exception:  # noqa: BLE001 - no ParallelCluster: nothing to publish
+        return
+    for os_name, part in PCLUSTER_OS_PARTS.items():
+        for arch in ("x86_64", "arm64"):
+            name = f"aws-parallelcluster-{pc}-{part}-hvm-{arch}-202601010000 2026-01-01T00-00-00.000Z"
+            ami_id = "ami-" + hashlib.sha256(name.encode()).hexdigest()[:17]
+            amis.AMIS.append({
+                "ami_id": ami_id, "name": name, "description": f"AWS ParallelCluster AMI for {os_name}",
+                "owner_id": "247102896272", "public": True, "virtualization_type": "hvm", "architecture": arch,
+                "state": "available", "platform": None, "image_location": f"amazon/{name}",
+                "root_device_type": "ebs", "root_device_name": "/dev/xvda", "sriov": "simple",
+                "hypervisor": "xen", "tags": {"parallelcluster:version": pc, "parallelcluster:os": os_name,
+                                              "parallelcluster:build_status": "available"}})
+
+
 def install_all() -> None:
     install_policy_shim()
     install_cloudformation_ec2_shim()
@@ -322,6 +353,7 @@ def install_all() -> None:
     install_deleted_stack_shim()
     install_template_error_shim()
     install_update_exports_shim()
+    install_official_pcluster_amis()
 
 
 if __name__ == "__main__":  # pragma: no cover - used by moto_tls_server

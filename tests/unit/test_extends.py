@@ -196,7 +196,7 @@ def test_fingerprint_of_a_child_that_only_changes_queues(lab, tmp_path):
 
 
 def test_load_valid_and_validate_refs_resolve_extends(lab, monkeypatch):
-    from pctl.template.api import load_valid, validate_refs
+    from pctl.registry.templates import load_valid, validate_refs
     from pctl.template.fingerprint import fingerprint
 
     monkeypatch.chdir(lab / "projects")
@@ -342,15 +342,16 @@ def test_hostile_extends_values_are_rejected(tmp_path, monkeypatch, payload):
 
 def test_library_template_cannot_reach_outside_its_source(tmp_path, monkeypatch):
     """A template in a registry cache may extend names and files of its own source only."""
+    from pctl.registry.names import FINDER
     from pctl.registry.paths import source_dir
 
     tree = source_dir("team") / "tree"
     _write(tree, {"ok.yaml": "extends: base.yaml\ncluster: {name: ok}\n", "base.yaml": LAB,
                   "evil.yaml": f"extends: {tmp_path / 'secret.yaml'}\n", "evil2.yaml": "extends: ../../../../../secret.yaml\n"})
     _write(tmp_path, {"secret.yaml": LAB})
-    assert validate_file(tree / "ok.yaml", use_catalog=False).ok
+    assert validate_file(tree / "ok.yaml", use_catalog=False, finder=FINDER).ok
     for f in ("evil.yaml", "evil2.yaml"):
-        r = validate_file(tree / f, use_catalog=False)
+        r = validate_file(tree / f, use_catalog=False, finder=FINDER)
         assert not r.ok and "outside this template's source" in r.errors[0].message
 
 

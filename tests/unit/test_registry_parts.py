@@ -17,7 +17,7 @@ from pctl.registry.config import SourceConfig, dumps, load_sources, save_sources
 from pctl.registry.fetch import UpdateError, parse_index, update
 from pctl.registry.search import search
 from pctl.registry.sources import check_name, check_url, classify, is_loopback
-from pctl.template.resolve import display_for_path, resolve
+from pctl.registry.names import display_for_path, resolve
 
 # ---------------------------------------------------------------- config file
 

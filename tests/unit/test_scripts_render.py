@@ -239,14 +239,16 @@ def test_users_and_keys_head_only():
 # --------------------------------------------------------------------------- spack.yaml
 
 def test_spack_yaml_holds_specs_mirrors_modules_and_externals():
-    t = make(mirrors=["s3://lab-cache/spack", "https://cache.example.org/x"])
+    t = make(mirrors=[{"url": "s3://lab-cache/spack", "allow_unsigned": True}, "https://cache.example.org/x"])
     site = SpackSite(slurm_version="24.05.7", pmix_version="4.2.9", libfabric_version="1.22.0", lmod=True)
     doc = YAML(typ="safe").load(render_spack_yaml(t, ScriptOptions("boot"), site))["spack"]
     assert doc["specs"] == ["samtools@1.21", "bwa", "gromacs@2024 +mpi ^openmpi", "lmod"]
     assert doc["view"] is False and doc["concretizer"]["unify"] is True
     assert doc["config"]["install_tree"]["root"] == "/opt/pctl/software"
-    assert list(doc["mirrors"]) == ["pctl-extra-1", "pctl-extra-2", "aws-pcluster-x86_64_v4", "spack-v2026.06"]
+    # Spack tries mirrors in this order: the official caches first, so a template's cache cannot shadow them
+    assert list(doc["mirrors"]) == ["aws-pcluster-x86_64_v4", "spack-v2026.06", "pctl-extra-1", "pctl-extra-2"]
     assert doc["mirrors"]["pctl-extra-1"] == {"url": "s3://lab-cache/spack", "signed": False}
+    assert doc["mirrors"]["pctl-extra-2"] == {"url": "https://cache.example.org/x"}  # signed: Spack's default
     assert doc["mirrors"]["aws-pcluster-x86_64_v4"]["url"] == \
         "https://binaries.spack.io/releases/v2026.06/aws-pcluster-x86_64_v4"
     assert doc["mirrors"]["spack-v2026.06"]["url"] == "https://binaries.spack.io/releases/v2026.06"

@@ -10,6 +10,11 @@ the script on stdin, or ``bash -l -s`` locally. It prints delimited sections::
 The nonce is random per run, so no output can forge a boundary. Sections that never reached their END
 (connection dropped, overall time limit) are kept and marked ``incomplete``.
 
+Whatever the other side sends, pctl reads at most :data:`DEFAULT_MAX_TOTAL` (64 MiB) of output and
+:data:`MAX_STDERR` (1 MiB, the last part) of messages: the output is streamed, and at the cap the
+connection is closed and the capture is kept, marked ``truncated`` (the script itself limits each
+section to 16 MiB; a hostile ``ssh`` or login node is not bound by that).
+
 The system OpenSSH client is used on purpose: ``~/.ssh/config``, ProxyJump, agents, Kerberos and
 certificates work exactly as they do for the admin's own ``ssh``.
 """
@@ -32,6 +37,9 @@ DEFAULT_SECTION_TIMEOUT = 60
 DEFAULT_CONNECT_TIMEOUT = 15
 DEFAULT_MAX_TIME = 1800
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024  # per section
+DEFAULT_MAX_TOTAL = 64 * 1024 * 1024  # everything read from the script's output, whatever the remote sends
+MAX_STDERR = 1024 * 1024  # the last MiB of ssh's / the script's messages
+_CHUNK = 1024 * 1024
 REMOTE_COMMAND = "bash -l -s"
 
 
@@ -62,7 +70,8 @@ class RunResult:
     returncode: int | None = None
     stderr: str = ""
     duration_s: float = 0.0
-    error: str | None = None  # overall problem (time limit, connection dropped)
+    error: str | None = None  # overall problem (time limit, connection dropped, output cap)
+    truncated: bool = False  # the output reached DEFAULT_MAX_TOTAL: reading stopped there
 
 
 def script_text() -> str:
@@ -83,7 +92,7 @@ def build_script(boundary: str, section_timeout: int, max_bytes: int) -> bytes:
 _END_ATTR_RE = re.compile(r"(\w+)=(\S*)")
 
 
-def split_sections(data: bytes, boundary: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[Section], bool]:
+def split_sections(data: bytes | bytearray, boundary: str, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[list[Section], bool]:
     """Split the script's stdout into sections. Returns (sections, done). Text outside sections is ignored."""
     b = boundary.encode()
     sections: list[Section] = []
@@ -91,11 +100,12 @@ def split_sections(data: bytes, boundary: str, max_bytes: int = DEFAULT_MAX_BYTE
     marker_re = re.compile(rb"^" + re.escape(b) + rb" (BEGIN|END|DONE)(?: ([^\s]+))?([^\n]*)$", re.M)
     cur: Section | None = None
     body_start = 0
+    view = memoryview(data)  # section bodies are sliced without copying; only max_bytes of each is decoded
     for m in marker_re.finditer(data):
         kind = m.group(1)
         if kind == b"BEGIN":
             if cur is not None:  # BEGIN without END: keep what came before this marker
-                _finish(cur, data[body_start:m.start()], max_bytes, complete=False)
+                _finish(cur, view[body_start:m.start()], max_bytes, complete=False)
                 sections.append(cur)
             name = (m.group(2) or b"?").decode("utf-8", "replace")
             cmd = m.group(3).decode("utf-8", "replace").strip() or None
@@ -105,8 +115,8 @@ def split_sections(data: bytes, boundary: str, max_bytes: int = DEFAULT_MAX_BYTE
             name = (m.group(2) or b"").decode("utf-8", "replace")
             if cur is None or cur.name != name:
                 continue
-            body = data[body_start:m.start()]
-            if body.endswith(b"\n"):
+            body = view[body_start:m.start()]
+            if body[-1:] == b"\n":
                 body = body[:-1]  # the newline the script prints before END
             _finish(cur, body, max_bytes, complete=True)
             attrs = dict(_END_ATTR_RE.findall(m.group(3).decode("ascii", "replace")))
@@ -119,16 +129,16 @@ def split_sections(data: bytes, boundary: str, max_bytes: int = DEFAULT_MAX_BYTE
         else:
             done = True
     if cur is not None:
-        _finish(cur, data[body_start:], max_bytes, complete=False)
+        _finish(cur, view[body_start:], max_bytes, complete=False)
         sections.append(cur)
     return sections, done
 
 
-def _finish(sec: Section, body: bytes, max_bytes: int, complete: bool) -> None:
+def _finish(sec: Section, body: memoryview, max_bytes: int, complete: bool) -> None:
     if len(body) > max_bytes:
         body = body[:max_bytes]
         sec.truncated = True
-    sec.output = body.decode("utf-8", "replace")
+    sec.output = str(body, "utf-8", "replace")
     sec.incomplete = not complete
 
 
@@ -182,23 +192,117 @@ def ssh_command(host: str, *, user: str | None = None, port: int | None = None, 
     return cmd
 
 
-def _run(cmd: list[str], script: bytes, max_time: float, env: dict | None, cwd: str | None) -> tuple[int | None, bytes, bytes, str | None]:
+@dataclass
+class _Streamed:
+    returncode: int | None
+    stdout: bytes | bytearray
+    stderr: bytes
+    problem: str | None
+    truncated: bool
+
+
+def _run(cmd: list[str], script: bytes, max_time: float, env: dict | None, cwd: str | None,
+         max_total: int = DEFAULT_MAX_TOTAL) -> _Streamed:
+    """Run ``cmd`` with ``script`` on stdin. Streams its output and keeps at most ``max_total`` bytes of
+    stdout (then stops the command) and the last :data:`MAX_STDERR` bytes of stderr; stops it at
+    ``max_time``. Memory stays bounded whatever the command prints."""
+    import threading
+
     try:
-        proc = subprocess.run(cmd, input=script, capture_output=True, timeout=max_time, env=env, cwd=cwd)
-        return proc.returncode, proc.stdout or b"", proc.stderr or b"", None
-    except subprocess.TimeoutExpired as exc:
-        return None, exc.stdout or b"", exc.stderr or b"", f"stopped after the overall time limit of {max_time:g} s"
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, cwd=cwd)
     except FileNotFoundError:
         raise PctlError(f"{cmd[0]} not found", hint="install the OpenSSH client (openssh-client)"
                         if os.path.basename(cmd[0]) == "ssh" else None) from None
     except OSError as exc:
         raise PctlError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from None
+    out = bytearray()
+    err = bytearray()
+    truncated = threading.Event()
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(script)
+        except OSError:  # the other side stopped reading: its output says why
+            pass
+        finally:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+
+    def read_out() -> None:
+        while True:
+            chunk = proc.stdout.read1(_CHUNK)
+            if not chunk:
+                return
+            room = max_total - len(out)
+            if len(chunk) > room:
+                out.extend(chunk[:room])
+                truncated.set()
+                _stop(proc)
+                proc.stdout.close()  # whatever still writes (a grandchild of ssh) gets SIGPIPE, not a full pipe
+                return
+            out.extend(chunk)
+
+    def read_err() -> None:
+        while True:
+            chunk = proc.stderr.read1(_CHUNK)
+            if not chunk:
+                return
+            err.extend(chunk)
+            if len(err) > 2 * MAX_STDERR:
+                del err[:-MAX_STDERR]
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (feed, read_out, read_err)]
+    for t in threads:
+        t.start()
+    problem = None
+    threads[1].join(max_time)
+    if threads[1].is_alive():
+        problem = f"stopped after the overall time limit of {max_time:g} s"
+        _stop(proc)
+        threads[1].join(10)
+    if truncated.is_set():
+        limit = f"{max_total // (1024 * 1024)} MiB" if max_total >= 1024 * 1024 else f"{max_total:,} bytes"
+        problem = f"the output reached pctl's limit of {limit}; stopped reading (the capture is truncated)"
+    try:
+        rc = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
+        rc = None
+    threads[2].join(5)  # a grandchild may hold stderr open: do not wait for it forever
+    for f in (proc.stdout, proc.stderr):
+        try:
+            f.close()
+        except (OSError, ValueError):  # pragma: no cover
+            pass
+    # the output is handed on as it is (a bytearray: no second copy of up to max_total bytes)
+    return _Streamed(None if problem and not truncated.is_set() else rc, out, bytes(err[-MAX_STDERR:]),
+                     problem, truncated.is_set())
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        proc.kill()
+    except OSError:  # pragma: no cover - already gone
+        pass
+
+
+def _result(res: RunResult, streamed: _Streamed, boundary: str, max_bytes: int) -> None:
+    res.returncode = streamed.returncode
+    res.stderr = streamed.stderr.decode("utf-8", "replace")
+    res.sections, res.done = split_sections(streamed.stdout, boundary, max_bytes)
+    res.error = streamed.problem
+    res.truncated = streamed.truncated
+    if streamed.truncated and res.sections and not res.done:
+        res.sections[-1].truncated = True  # the section that was being read when the cap was reached
 
 
 def run_ssh(target: str, *, user: str | None = None, port: int | None = None, identity: str | None = None,
             jump: str | None = None, config: str | None = None, section_timeout: int = DEFAULT_SECTION_TIMEOUT,
             connect_timeout: int = DEFAULT_CONNECT_TIMEOUT, max_time: float = DEFAULT_MAX_TIME,
-            options: list[str] | tuple[str, ...] = (), max_bytes: int = DEFAULT_MAX_BYTES) -> RunResult:
+            options: list[str] | tuple[str, ...] = (), max_bytes: int = DEFAULT_MAX_BYTES,
+            max_total: int = DEFAULT_MAX_TOTAL) -> RunResult:
     """Capture over exactly one SSH connection. Raises PctlError when nothing could be captured."""
     u, host = split_target(target, user)
     if identity and not os.path.exists(os.path.expanduser(identity)):
@@ -213,20 +317,20 @@ def run_ssh(target: str, *, user: str | None = None, port: int | None = None, id
                       connect_timeout=connect_timeout, options=options, ssh=ssh)
     boundary = make_boundary()
     t0 = time.monotonic()
-    rc, out, err, problem = _run(cmd, build_script(boundary, section_timeout, max_bytes), max_time, None, None)
-    res = RunResult(method="ssh", target=(f"{u}@{host}" if u else host), command=cmd, returncode=rc,
-                    stderr=err.decode("utf-8", "replace"), duration_s=round(time.monotonic() - t0, 3))
-    res.sections, res.done = split_sections(out, boundary, max_bytes)
-    res.error = problem
+    streamed = _run(cmd, build_script(boundary, section_timeout, max_bytes), max_time, None, None, max_total)
+    res = RunResult(method="ssh", target=(f"{u}@{host}" if u else host), command=cmd,
+                    duration_s=round(time.monotonic() - t0, 3))
+    _result(res, streamed, boundary, max_bytes)
+    rc = res.returncode
     if not res.sections:
-        raise _ssh_error(host, port, u, rc, res.stderr, problem)
+        raise _ssh_error(host, port, u, rc, res.stderr, res.error)
     if not res.done and res.error is None:
         res.error = _connection_lost(rc, res.stderr)
     return res
 
 
 def run_local(*, section_timeout: int = DEFAULT_SECTION_TIMEOUT, max_time: float = DEFAULT_MAX_TIME,
-              max_bytes: int = DEFAULT_MAX_BYTES, shell: str = "bash") -> RunResult:
+              max_bytes: int = DEFAULT_MAX_BYTES, shell: str = "bash", max_total: int = DEFAULT_MAX_TOTAL) -> RunResult:
     """Run the same script on this machine, in a login shell."""
     exe = shutil.which(shell)
     if exe is None:
@@ -234,12 +338,11 @@ def run_local(*, section_timeout: int = DEFAULT_SECTION_TIMEOUT, max_time: float
     cmd = [exe, "-l", "-s"]
     boundary = make_boundary()
     t0 = time.monotonic()
-    rc, out, err, problem = _run(cmd, build_script(boundary, section_timeout, max_bytes), max_time, None,
-                                 os.path.expanduser("~"))
-    res = RunResult(method="local", target="localhost", command=cmd, returncode=rc,
-                    stderr=err.decode("utf-8", "replace"), duration_s=round(time.monotonic() - t0, 3))
-    res.sections, res.done = split_sections(out, boundary, max_bytes)
-    res.error = problem
+    streamed = _run(cmd, build_script(boundary, section_timeout, max_bytes), max_time, None,
+                    os.path.expanduser("~"), max_total)
+    res = RunResult(method="local", target="localhost", command=cmd, duration_s=round(time.monotonic() - t0, 3))
+    _result(res, streamed, boundary, max_bytes)
+    rc = res.returncode
     if not res.sections:
         tail = _tail(res.stderr)
         raise PctlError("the capture script produced no output" + (f": {tail}" if tail else ""))

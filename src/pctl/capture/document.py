@@ -44,6 +44,8 @@ def build_document(run, view: Mapping[str, Any], *, pctl_version: str | None = N
         "error": run.error,
         "transport_returncode": run.returncode,
     }
+    if getattr(run, "truncated", False):
+        meta["truncated"] = True  # the output reached pctl's read limit (collect.DEFAULT_MAX_TOTAL)
     stderr_tail = "\n".join(ln for ln in run.stderr.splitlines() if ln.strip())[-2000:]
     if stderr_tail:
         meta["transport_stderr"] = stderr_tail

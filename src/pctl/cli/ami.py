@@ -167,13 +167,15 @@ def _print_view(v: dict) -> None:
     failure = v.get("failure")
     if v.get("status") == "failed" and failure:
         rows.append(("failed at", f"step {failure.get('step')}: {failure.get('message')}"))
+    from pctl.ui import safe_text  # the failure and the log come from the builder instance
+
     w = max(len(k) for k, _ in rows)
     for k, val in rows:
-        click.echo(f"{k.ljust(w)}  {val}")
+        click.echo(f"{k.ljust(w)}  {safe_text(val, single_line=True)}")
     if v.get("status") == "failed" and failure and failure.get("log_tail"):
         click.echo("\nlast lines of the log:")
         for line in failure["log_tail"][-15:]:
-            click.echo("  " + line)
+            click.echo("  " + safe_text(line, single_line=True))
 
 
 def _watch(aws, build_id, *, interval, notify, as_json, store=None, finish=False) -> int:
@@ -367,8 +369,13 @@ def logs(build_id, follow, interval, profile, region):
     store = BuildStore(aws)
     bid = resolve_build_id(build_id, store.ids()) if build_id else st.latest_id(store)
     out = click.get_binary_stream("stdout")
+    terminal = out.isatty()
 
     def write(b):
+        if terminal:  # the log is the builder's text: no escape sequences on a terminal (a file gets it as is)
+            from pctl.ui import safe_text
+
+            b = safe_text(b.decode("utf-8", "replace")).encode("utf-8")
         out.write(b)
         out.flush()
 

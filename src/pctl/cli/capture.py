@@ -96,7 +96,9 @@ def ssh_cmd(target, user, port, identity, jump, ssh_config, ssh_options, connect
     prompts: BatchMode). Records OS, CPUs/memory/GPUs, every module (the whole Lmod hierarchy with
     defaults and hidden modules, or Tcl modules), users with UID >= 1000 and their groups, mounts and
     sizes, the scheduler (Slurm, PBS/Torque, SGE, LSF), compilers, MPI and CUDA. Never reads secrets.
-    Writes YAML (raw outputs beside pctl's reading of them) to stdout, or to -o FILE.
+    Writes YAML (raw outputs beside pctl's reading of them) to stdout, or to -o FILE. Reads at most
+    64 MiB of output whatever the host sends (16 MiB per command): beyond that the connection is closed
+    and the capture is kept, marked truncated (exit status 1).
 
     \b
     Examples:

@@ -34,6 +34,9 @@ def delete(name, profile, region, yes, no_wait, delete_network, as_json):
     if as_json:
         emit_json(report)
     else:
+        from pctl.ui import safe_data
+
+        report = safe_data(report)
         click.echo(f"{name}: {report['cluster'] or 'already gone'}; removed {report['objects_deleted']} bootstrap "
                    f"object(s)" + ("; its pctl stack deleted" if report["stack"] else "")
                    + ("; ssh entry removed" if report["ssh_entry_removed"] else "")
@@ -85,6 +88,9 @@ def status(name, profile, region, as_json):
     if as_json:
         emit_json(s)
         return
+    from pctl.ui import safe_data
+
+    s = safe_data(s)  # tags, the head node's software.json and failure reasons are not pctl's own text
     click.echo(f"{s['name']} ({s['region']}): {s['status']}  stack {s['stack_status']}  fleet {s['compute_fleet']}")
     h = s["head_node"]
     if h.get("instance_type"):

@@ -35,7 +35,9 @@ def template_option(required: bool = True):
 
 
 def emit_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=str))
+    from pctl.ui import json_terminal_safe
+
+    click.echo(json_terminal_safe(json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=str)))
 
 
 def write_output(text: str, output: Path | None) -> None:
@@ -70,15 +72,19 @@ def confirm(question: str, *, yes: bool, default: bool = False) -> bool:
 
 
 def err(message: str, hint: str | None = None) -> None:
+    from pctl.ui import safe_text  # messages quote git, ssh, AWS and template text
+
     click.secho("error: ", fg="red", bold=True, err=True, nl=False)
-    click.echo(message, err=True)
+    click.echo(safe_text(message), err=True)
     if hint:
-        click.echo(f"  hint: {hint}", err=True)
+        click.echo(f"  hint: {safe_text(hint)}", err=True)
 
 
 def warn(message: str) -> None:
+    from pctl.ui import safe_text
+
     click.secho("warning: ", fg="yellow", bold=True, err=True, nl=False)
-    click.echo(message, err=True)
+    click.echo(safe_text(message), err=True)
 
 
 def load_catalog(explicit=None, no_catalog: bool = False):

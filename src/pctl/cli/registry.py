@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import textwrap
 from pathlib import Path
 
 import click
@@ -36,7 +35,11 @@ def _width() -> int:
 
 
 def _table(rows: list[list[str]], headers: list[str], flex: int) -> None:
-    """Print columns; column ``flex`` is shortened to fit the terminal."""
+    """Print columns; column ``flex`` is shortened to fit the terminal. Cells are data from template sources:
+    escape sequences and line breaks are removed (pctl.ui.safe_text)."""
+    from pctl.ui import safe_text
+
+    rows = [[safe_text(c, single_line=True) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     total = sum(widths) + 2 * (len(widths) - 1)
     over = total - _width()
@@ -117,8 +120,9 @@ def add_cmd(name, location, ref, kind, no_update, as_json):
     if ref is not None:
         if kind != "git":
             raise UsageError("--ref applies only to git sources")
-        if not ref.strip() or ref.startswith("-") or any(c.isspace() or ord(c) < 0x20 for c in ref) or ".." in ref:
-            raise UsageError(f"invalid git ref {ref!r}")
+        from pctl.registry.sources import check_ref
+
+        check_ref(ref, where="--ref: ")
     current = config.load_sources()
     if any(s.name == name for s in current):
         raise UsageError(f"a source named {name!r} already exists", hint=f"pctl registry remove {name} first")
@@ -165,7 +169,7 @@ def remove_cmd(name):
 
     if name == "library":
         raise UsageError("the bundled library cannot be removed")
-    current = config.load_sources()
+    current = config.load_sources(check=False)  # a source with a broken ref must be removable
     if not any(s.name == name for s in current):
         names = ", ".join(s.name for s in current) or "none"
         raise UsageError(f"no source named {name!r} (configured: {names})")
@@ -210,10 +214,12 @@ def update_cmd(name, as_json):
             failed += 1
             results.append({"name": s.name, "ok": False, "error": exc.message, "hint": exc.hint})
             if not as_json:
+                from pctl.ui import safe_text  # git's and the server's words
+
                 click.secho("✗ ", fg="red", nl=False, err=True)
-                click.echo(f"{s.name}: {exc.message}", err=True)
+                click.echo(f"{s.name}: {safe_text(exc.message)}", err=True)
                 if exc.hint:
-                    click.echo(f"  hint: {exc.hint}", err=True)
+                    click.echo(f"  hint: {safe_text(exc.hint)}", err=True)
             continue
         results.append({"name": s.name, "ok": True, "templates": meta["templates"], "commit": meta.get("commit"),
                         "updated": meta["updated"], "skipped": meta.get("skipped") or []})
@@ -297,100 +303,21 @@ def list_cmd(source, as_json):
     _age_notes(sts)
 
 
-def _resolve_for_show(name: str):
-    from pctl.template.api import resolve_template
-
-    return resolve_template(name)
-
-
 @registry.command("show")
 @click.argument("name", metavar="NAME|FILE")
 @json_option
 def show_cmd(name, as_json):
-    """Describe a template: description, queues, packages and an install-time estimate."""
-    from pctl.registry import store
-    from pctl.template.validate import validate_loaded
+    """Describe a template: description, queues, packages, an install-time estimate, and what it asks you
+    to trust (sudo users with their SSH keys' fingerprints, every Spack mirror and whether it is signed).
 
-    tref, loaded = _resolve_for_show(name)
-    data = loaded.data
-    result = validate_loaded(loaded, use_catalog=False)
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    compute = data.get("compute") if isinstance(data.get("compute"), dict) else {}
-    queues = [q for q in compute.get("queues") or [] if isinstance(q, dict)] if isinstance(compute.get("queues"), list) else []
-    software = data.get("software") if isinstance(data.get("software"), dict) else {}
-    specs = [s for s in software.get("spack_packages") or [] if isinstance(s, str)] \
-        if isinstance(software.get("spack_packages"), list) else []
-    est = None
-    if result.template is not None and specs:
-        from pctl.spack.estimate import estimate
-        from pctl.spack.spec import parse_spec
+    \b
+    Examples:
+      pctl registry show team/chemistry/gromacs
+      pctl registry show bioinformatics --json
+    """
+    from pctl.cli.showing import show_template
 
-        t = result.template
-        est = estimate([parse_spec(s) for s in t.software.spack_packages], t.cluster.os, t.arch)
-    state = None
-    if tref.origin == "registry":
-        state = next((s for s in store.states(include_library=False) if s.name == tref.source), None)
-    chain = list(getattr(loaded, "chain", []) or [])[1:]
-    if as_json:
-        emit_json({
-            "schema_version": 1, "name": tref.name, "display": tref.display, "origin": tref.origin,
-            "source": tref.source, "path": str(tref.path), "title": meta.get("title"),
-            "description": meta.get("description"), "tags": meta.get("tags") or [], "version": meta.get("version"),
-            "extends": chain, "head_node": compute.get("head_node"),
-            "queues": [{k: q.get(k) for k in ("name", "instance_types", "min_count", "max_count", "capacity", "efa")
-                        if k in q} for q in queues],
-            "packages": specs,
-            "estimate": None if est is None else {"total_minutes": round(est.total_minutes, 1), "summary": est.summary(),
-                                                  "from_source": est.from_source, "prebuilt": est.prebuilt,
-                                                  "arch": est.arch, "os": est.os},
-            "valid": result.ok, "errors": [d.to_dict() for d in result.errors],
-            "cache": state.to_dict() if state else None,
-        })
-        return
-    w = min(_width(), 100)
-    title = meta.get("title") or ""
-    click.secho(tref.name if tref.origin != "file" else tref.display, bold=True, nl=False)
-    click.echo(f" — {title}" if title else "")
-    where = {"library": "bundled library", "registry": f"source {tref.source}"}.get(tref.origin, str(tref.path))
-    if state is not None:
-        where += f", {state.age()}"
-    click.echo(f"  {where}")
-    if isinstance(meta.get("description"), str):
-        click.echo()
-        click.echo(textwrap.fill(" ".join(meta["description"].split()), width=w, initial_indent="  ",
-                                 subsequent_indent="  "))
-    bits = []
-    if meta.get("tags"):
-        bits.append("tags: " + ", ".join(str(t) for t in meta["tags"]))
-    if meta.get("version"):
-        bits.append(f"version {meta['version']}")
-    if chain:
-        bits.append("extends: " + " -> ".join(chain))
-    if bits:
-        click.echo()
-        for b in bits:
-            click.echo(f"  {b}")
-    click.echo()
-    click.echo(f"  head node: {compute.get('head_node', '?')}")
-    click.echo(f"  queues ({len(queues)}):")
-    for q in queues:
-        types = q.get("instance_types") if isinstance(q.get("instance_types"), list) else []
-        cap = q.get("capacity", "ondemand")
-        click.echo(f"    {str(q.get('name', '?')):<12} {', '.join(map(str, types))}   "
-                   f"{q.get('min_count', 0)}-{q.get('max_count', 10)} nodes, {cap}" + (", EFA" if q.get("efa") else ""))
-    click.echo(f"  packages ({len(specs)}):")
-    if specs:
-        click.echo(textwrap.fill(", ".join(specs), width=w, initial_indent="    ", subsequent_indent="    "))
-    if est is not None:
-        click.echo(f"  estimated software install: {est.summary()} ({est.os}, {est.arch})")
-        if est.from_source:
-            click.echo(textwrap.fill("builds from source: " + ", ".join(est.from_source[:12])
-                                     + (" ..." if len(est.from_source) > 12 else ""), width=w,
-                                     initial_indent="    ", subsequent_indent="      "))
-    if not result.ok:
-        click.secho(f"\n  this template is not valid ({len(result.errors)} error"
-                    f"{'s' if len(result.errors) != 1 else ''}): pctl validate {name}", fg="red")
-    click.echo(f"\n  copy it: pctl registry get {tref.name if tref.origin != 'file' else name} > my-cluster.yaml")
+    show_template(name, as_json)
 
 
 @registry.command("get")
@@ -408,13 +335,13 @@ def get_cmd(name, output, resolved):
     """
     from pctl.errors import PctlError
     from pctl.template.load import LoadFailed, decode
-    from pctl.template.resolve import resolve
+    from pctl.registry.names import resolve
 
     tref = resolve(name)
     if tref.path.is_dir():
         raise PctlError(f"{name} is a directory")
     if resolved:
-        from pctl.template.api import resolve_template
+        from pctl.registry.templates import resolve_template
         from pctl.template.extends import dump_yaml
 
         _, loaded = resolve_template(name)
@@ -440,6 +367,29 @@ def get_cmd(name, output, resolved):
                 warn(f"{tref.name} extends {ext}; a copy resolves that name from your folder, the library and your "
                      "registry sources (use --resolved for a self-contained template)")
     write_output(text, output)
+    if tref.origin == "registry":
+        _flag_fetched(name, tref)
+
+
+def _flag_fetched(name: str, tref) -> None:
+    """A template fetched from a registry that grants sudo or adds Spack mirrors is flagged on stderr."""
+    from pctl.cli.showing import flag_trust
+    from pctl.errors import PctlError
+    from pctl.registry.templates import resolve_template
+    from pctl.template.trust import summary
+
+    try:
+        _, loaded = resolve_template(name)  # with its extends: parents (they can add sudo users too)
+        data = loaded.data
+    except PctlError:
+        from pctl.template.load import LoadFailed, load_file
+
+        try:
+            data = load_file(tref.path, tref.display).data
+        except LoadFailed:
+            return
+    if isinstance(data, dict):
+        flag_trust(tref.display, summary(data))
 
 
 # ---------------------------------------------------------------- publishing

@@ -1,4 +1,4 @@
-"""`pctl template ...`: work with one template (inheritance)."""
+"""`pctl template ...`: work with one template (show it, resolve its inheritance)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,28 @@ def template():
 
     \b
     Examples:
+      pctl template show my-cluster.yaml                # what it builds and what it asks you to trust
       pctl template resolve project-a.yaml              # the template with its extends: merged
       pctl template resolve team/projects/genomics -o resolved.yaml
     """
+
+
+@template.command("show")
+@click.argument("ref", metavar="FILE|NAME")
+@json_option
+def show_cmd(ref, as_json):
+    """Describe a template (file, library or registry name): queues, packages, an install-time estimate
+    and what it asks you to trust: sudo users with their SSH keys' fingerprints (as ssh-keygen -lf prints
+    them) and every Spack mirror in the order the node tries it, signed or not.
+
+    \b
+    Examples:
+      pctl template show my-cluster.yaml
+      pctl template show team/projects/genomics --json | jq .trust
+    """
+    from pctl.cli.showing import show_template
+
+    show_template(ref, as_json)
 
 
 @template.command("resolve")
@@ -28,8 +47,13 @@ def resolve_cmd(ref, output, as_json):
     The merge rules are in the README ("Template inheritance"). The result is checked (without the
     Spack catalog); problems are printed on stderr and make the exit code 1, the merged template is
     printed anyway so you can see what went wrong.
+
+    \b
+    Examples:
+      pctl template resolve project-a.yaml
+      pctl template resolve team/projects/genomics -o resolved.yaml
     """
-    from pctl.template.api import resolve_template
+    from pctl.registry.templates import resolve_template
     from pctl.template.extends import dump_yaml
     from pctl.template.validate import validate_loaded
 

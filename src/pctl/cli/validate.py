@@ -31,7 +31,7 @@ def validate(templates, as_json, catalog, no_catalog, strict, quiet, show_resolv
     Exit codes: 0 valid, 1 invalid, 2 usage error (no template given, unknown name).
     """
     from pctl.errors import UsageError
-    from pctl.template.api import validate_refs
+    from pctl.registry.templates import validate_refs
 
     if not templates:
         raise UsageError("give at least one template file or library name", hint="pctl validate my-cluster.yaml")

@@ -91,7 +91,7 @@ def default_region(template) -> str | None:
 def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, software_mode: str | None = None) -> Prepared:
     from pctl.render.scripts import ScriptOptions, render_node_scripts
     from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
-    from pctl.template.api import load_valid
+    from pctl.registry.templates import load_valid
     from pctl.template.fingerprint import fingerprint
 
     tref, result = load_valid(opts.template, catalog=catalog, use_catalog=use_catalog, overrides=overrides(opts))
@@ -282,6 +282,8 @@ def build(prepared: Prepared, d: Decisions) -> Build:
 
 
 def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> dict:
+    from pctl.template.trust import summary as trust_summary
+
     t = prepared.template
     rendered = b.rendered
     est = prepared.estimate
@@ -328,6 +330,7 @@ def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> d
         "users": [{"name": u.name, "uid": u.uid, "gid": u.primary_gid, "groups": list(u.groups), "sudo": u.sudo}
                   for u in t.users],
         "groups": [{"name": g.name, "gid": g.gid} for g in t.groups],
+        "trust": trust_summary(t),  # sudo users and their keys' fingerprints, every Spack mirror, signed or not
         "software": software,
         "bucket": {"name": d.bucket, "prefix": b.ctx.scripts_prefix, "objects": sorted(prepared.scripts),
                    "note": "private, encrypted, TLS-only" + ("; ACCOUNT is your AWS account id" if dry_run else "")},

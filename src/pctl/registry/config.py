@@ -53,8 +53,13 @@ def read_config(path: Path | None = None) -> dict:
         raise PctlError(f"cannot read pctl config file {path}: {exc.strerror or exc}") from None
 
 
-def load_sources(path: Path | None = None) -> list[SourceConfig]:
-    """The configured sources, in the order they were added (malformed entries raise PctlError)."""
+def load_sources(path: Path | None = None, *, check: bool = True) -> list[SourceConfig]:
+    """The configured sources, in the order they were added (malformed entries raise PctlError).
+
+    The file is checked like the command line: a ``ref`` that is not a branch or tag name (e.g.
+    ``--upload-pack=...``) or a location ``registry add`` would refuse raises PctlError, so it never
+    reaches git or the network. ``check=False`` is for ``registry remove``, which must be able to drop
+    such a source."""
     path = path or config_path()
     data = read_config(path)
     reg = data.get("registry", {})
@@ -68,8 +73,35 @@ def load_sources(path: Path | None = None) -> list[SourceConfig]:
             raise PctlError(f"[registry.sources.{name}] in {path} needs location = \"...\" and kind = git|index|dir",
                             hint=f"remove it with: pctl registry remove {name}")
         ref = table.get("ref")
+        if ref is not None and not isinstance(ref, str):
+            raise PctlError(f"[registry.sources.{name}] in {path}: ref must be a string (a branch or tag name)",
+                            hint=f"fix it, or remove the source with: pctl registry remove {name}")
+        if check:
+            _check_source(path, name, table["location"], table["kind"], ref or None)
         out.append(SourceConfig(name, table["location"], table["kind"], ref if isinstance(ref, str) and ref else None))
     return out
+
+
+def _check_source(path: Path, name: str, location: str, kind: str, ref: str | None) -> None:
+    from pctl.registry import sources
+
+    hint = f"fix it, or remove the source with: pctl registry remove {name}"
+    where = f"[registry.sources.{name}] in {path}"
+    if ref is not None:
+        problem = sources.ref_problem(ref)
+        if problem:
+            raise PctlError(f"{where}: invalid git ref {ref!r}: {problem}", hint=hint)
+        if kind != "git":
+            raise PctlError(f"{where}: ref applies only to git sources", hint=hint)
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in location) or not location.strip():
+        raise PctlError(f"{where}: the location is empty or contains control characters", hint=hint)
+    try:
+        if kind == "git":
+            sources.check_git_location(location)
+        elif kind == "index":
+            sources.check_url(location, what="index URL")
+    except PctlError as exc:
+        raise PctlError(f"{where}: {exc.message}", hint=hint) from None
 
 
 # ---------------------------------------------------------------- writing

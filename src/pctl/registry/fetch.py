@@ -85,12 +85,20 @@ def git(args: list[str], *, cwd: Path | None = None, timeout: float | None = Non
 
 
 def _update_git(cfg, tree: Path, new_tree: Path) -> dict:
-    """Fetch into the existing clone, or clone into new_tree. Returns meta fields."""
+    """Fetch into the existing clone, or clone into new_tree. Returns meta fields.
+
+    The ref is checked again here (whoever built ``cfg``) and every ref and URL follows ``--``: nothing
+    from the config file can reach git as an option (``--upload-pack=...`` runs a command)."""
+    from pctl.registry.sources import ref_problem
+
+    if cfg.ref is not None and ref_problem(cfg.ref):
+        raise UpdateError(f"invalid git ref {cfg.ref!r}: {ref_problem(cfg.ref)}",
+                          hint=f"fix the ref of [registry.sources.{cfg.name}] in pctl's config.toml")
     meta = store.read_meta(cfg.name) or {}
     same = meta.get("location") == cfg.location and meta.get("ref") == cfg.ref and (tree / ".git").is_dir()
     if same:
         try:
-            git(["fetch", "--depth", "1", "--force", "--no-tags", "origin", cfg.ref or "HEAD"], cwd=tree)
+            git(["fetch", "--depth", "1", "--force", "--no-tags", "--", "origin", cfg.ref or "HEAD"], cwd=tree)
             git(["reset", "--hard", "--quiet", "FETCH_HEAD"], cwd=tree)
             git(["clean", "-ffdxq"], cwd=tree)
             commit = git(["rev-parse", "HEAD"], cwd=tree).strip()
@@ -99,7 +107,7 @@ def _update_git(cfg, tree: Path, new_tree: Path) -> dict:
             pass  # e.g. a history rewrite: start again from a fresh clone below
     args = ["clone", "--quiet", "--depth", "1", "--no-tags"]
     if cfg.ref:
-        args += ["--branch", cfg.ref]
+        args += [f"--branch={cfg.ref}"]
     git(args + ["--", cfg.location, str(new_tree)])
     commit = git(["rev-parse", "HEAD"], cwd=new_tree).strip()
     return {"commit": commit, "tree": new_tree}
@@ -215,7 +223,8 @@ def _update_dir(cfg, new_tree: Path) -> dict:
     if not root.is_dir():
         raise UpdateError(f"{root}: no such directory")
     n = 0
-    for p in store.template_files(root):
+    refused: list[str] = []
+    for p in store.template_files(root, refused):
         if p.stat().st_size > MAX_BYTES:
             continue
         dest = new_tree / p.relative_to(root)
@@ -224,7 +233,7 @@ def _update_dir(cfg, new_tree: Path) -> dict:
         n += 1
         if n > MAX_TEMPLATES:
             raise UpdateError(f"{root} holds more than {MAX_TEMPLATES} templates")
-    return {"tree": new_tree}
+    return {"tree": new_tree, "refused": refused}
 
 
 # ---------------------------------------------------------------- update
@@ -274,6 +283,7 @@ def update(cfg) -> dict:
             entries.append(desc)
     else:
         entries, skipped = store.scan(tree)
+        skipped = list(res.get("refused") or []) + skipped
     meta = {"name": cfg.name, "kind": cfg.kind, "location": cfg.location, "ref": cfg.ref, "updated": _now(),
             "commit": res.get("commit"), "templates": len(entries), "skipped": skipped}
     store.write_cache_files(cfg.name, meta, entries)

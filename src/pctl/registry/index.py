@@ -18,11 +18,21 @@ INDEX_FORMAT = 1
 def build(root: Path, *, catalog=None, use_catalog: bool = True, exclude: tuple[Path, ...] = ()):
     """(index dict, [(name, ValidationResult)]) for every template under ``root``."""
     from pctl import __version__
+    from pctl.registry.names import FINDER
     from pctl.template.validate import validate_file
 
     excluded = {p.resolve() for p in exclude}
     templates, results = [], []
-    for p in store.template_files(root):
+    refused: list[str] = []
+    files = store.template_files(root, refused)
+    if refused:  # a link outside the folder would publish someone else's file: fail the index
+        from pctl.template.diagnostics import error
+        from pctl.template.validate import ValidationResult
+
+        for msg in refused:
+            rel, _, why = msg.partition(": ")
+            results.append((rel, ValidationResult(source=rel, diagnostics=[error(why, code="symlink", file=rel)])))
+    for p in files:
         if p.resolve() in excluded:
             continue
         name = store.name_of(p, root)
@@ -30,7 +40,7 @@ def build(root: Path, *, catalog=None, use_catalog: bool = True, exclude: tuple[
         desc = store.describe(p, rel, resolve=False)
         if desc is None:
             continue  # a YAML file that is not a template (no cluster:, compute: or extends:)
-        result = validate_file(p, rel, catalog=catalog, use_catalog=use_catalog)
+        result = validate_file(p, rel, catalog=catalog, use_catalog=use_catalog, finder=FINDER)
         results.append((name, result))
         if not result.ok:
             continue

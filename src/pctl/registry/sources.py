@@ -35,6 +35,39 @@ def check_name(name: str) -> str:
     return name
 
 
+MAX_REF = 255
+_REF_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def ref_problem(ref: str) -> str | None:
+    """Why ``ref`` is not a usable git branch or tag name (git check-ref-format, and never an option), else
+    None. Checked wherever a ref is read: ``registry add --ref``, config.toml, and right before git runs."""
+    if not isinstance(ref, str) or not ref:
+        return "a git ref must be a non-empty branch or tag name"
+    if len(ref) > MAX_REF:
+        return f"a git ref is at most {MAX_REF} characters"
+    if ref.startswith("-"):
+        return "a git ref must not start with '-' (git would read it as an option)"
+    if _REF_BAD_CHARS.search(ref) or any(0x80 <= ord(c) <= 0x9F for c in ref):
+        return "a git ref may not contain spaces, control characters or any of ~ ^ : ? * [ \\"
+    if ".." in ref or "@{" in ref or ref == "@" or "//" in ref:
+        return "a git ref may not contain '..', '@{' or '//', nor be '@'"
+    if ref.startswith("/") or ref.endswith(("/", ".", ".lock")):
+        return "a git ref may not start with '/' nor end with '/', '.' or '.lock'"
+    if any(part.startswith(".") or part.endswith(".lock") for part in ref.split("/")):
+        return "no part of a git ref may start with '.' or end with '.lock'"
+    return None
+
+
+def check_ref(ref: str, *, where: str = "") -> str:
+    """``ref`` when it is a usable branch or tag name; raises UsageError (message + hint) otherwise."""
+    problem = ref_problem(ref)
+    if problem:
+        raise UsageError(f"{where}invalid git ref {ref!r}: {problem}",
+                         hint="give a branch or tag name such as main or v2.0")
+    return ref
+
+
 def is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -62,7 +95,8 @@ def check_url(url: str, *, what: str = "URL") -> None:
     raise PctlError(f"{what} {url!r} is not an https:// URL")
 
 
-def _check_git_url(url: str) -> None:
+def check_git_location(url: str) -> None:
+    """Refuse git locations that are options, remote helpers or unencrypted non-loopback URLs."""
     if url.startswith("-"):
         raise UsageError(f"invalid git location {url!r}")
     if "::" in url.split("/", 1)[0]:
@@ -102,7 +136,7 @@ def classify(location: str, kind: str | None = None) -> tuple[str, str]:
     if scheme or _SCP_LIKE.match(loc) or kind == "git" and not Path(loc).expanduser().is_dir():
         if kind == "dir":
             raise UsageError(f"a directory source needs a local folder, got {loc!r}")
-        _check_git_url(loc)
+        check_git_location(loc)
         return "git", loc
     p = Path(loc).expanduser()
     if not p.is_dir():

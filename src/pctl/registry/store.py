@@ -113,9 +113,10 @@ def describe(path: Path, name: str, *, resolve: bool = True) -> dict | None:
         return None
     if resolve and ("extends" in data or "remove" in data):
         try:
+            from pctl.registry.names import FINDER
             from pctl.template.extends import resolve_extends
 
-            data = resolve_extends(loaded).data
+            data = resolve_extends(loaded, finder=FINDER).data
         except Exception:  # a broken parent: describe the template as written
             data = loaded.data
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
@@ -144,18 +145,48 @@ def describe(path: Path, name: str, *, resolve: bool = True) -> dict | None:
     }
 
 
-def template_files(root: Path) -> list[Path]:
-    """Every *.yaml / *.yml under root, skipping hidden files and folders (.git, .github ...)."""
+def inside(path: Path, root: Path) -> bool:
+    """Does ``path``, with every symbolic link followed, stay inside ``root``?"""
+    try:
+        path.resolve(strict=True).relative_to(root.resolve(strict=True))
+        return True
+    except (ValueError, OSError, RuntimeError):  # outside, dangling, or a link loop
+        return False
+
+
+def template_files(root: Path, refused: list[str] | None = None) -> list[Path]:
+    """Every *.yaml / *.yml under root, skipping hidden files and folders (.git, .github ...).
+
+    A file or folder that is a symbolic link leading outside ``root`` (``x.yaml -> /etc/passwd``,
+    ``shared -> /home``) is refused: its name and target are added to ``refused``. Links to folders are
+    never followed (a link inside the source is listed by its real path)."""
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            link = Path(dirpath) / d
+            if not d.startswith(".") and link.is_symlink() and not inside(link, root) and refused is not None:
+                refused.append(_refusal(link, root))
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in sorted(filenames):
             if f.startswith(".") or not f.endswith((".yaml", ".yml")):
                 continue
             p = Path(dirpath) / f
+            if not inside(p, root):
+                if refused is not None:
+                    refused.append(_refusal(p, root))
+                continue
             if p.is_file():
                 out.append(p)
     return out
+
+
+def _refusal(link: Path, root: Path) -> str:
+    try:
+        target = os.readlink(link)
+    except OSError:
+        target = "?"
+    return (f"{link.relative_to(root).as_posix()}: a symbolic link to {target}, outside the source; refused "
+            "(a source's templates must be its own files)")
 
 
 def name_of(path: Path, root: Path) -> str:
@@ -165,7 +196,7 @@ def name_of(path: Path, root: Path) -> str:
 def scan(root: Path) -> tuple[list[dict], list[str]]:
     """(entries, skipped messages) for a folder of templates."""
     entries, skipped, seen = [], [], set()
-    for p in template_files(root):
+    for p in template_files(root, skipped):
         name = name_of(p, root)
         if name in seen:
             skipped.append(f"{p.relative_to(root).as_posix()}: {name} is already defined")
@@ -280,7 +311,7 @@ def source_state(cfg) -> SourceState:
     for d in doc.get("entries", []) if isinstance(doc, dict) else []:
         if isinstance(d, dict) and isinstance(d.get("name"), str) and isinstance(d.get("path"), str):
             e = _entry(cfg.name, root, d)
-            if e.path.is_file():
+            if e.path.is_file() and inside(e.path, root):
                 entries.append(e)
     st.entries = entries
     st.cached = True

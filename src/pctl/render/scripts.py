@@ -45,16 +45,13 @@ SYSTEM_LMOD_DIR = "/usr/share/lmod"
 PROFILE_SH = "/etc/profile.d/z00-pctl-modules.sh"
 PROFILE_CSH = "/etc/profile.d/z00-pctl-modules.csh"
 ENV_SUBDIR = "environments/pctl"
+KEYS_ENV_SUBDIR = "environments/pctl-keys"
 S3_UNIT_PREFIX = "pctl-s3-"
 MOUNT_S3 = "/usr/bin/mount-s3"
 FUSERMOUNT = "/usr/bin/fusermount"
 MOUNT_S3_URL = "https://s3.amazonaws.com/mountpoint-s3-release/latest"
 SPACK_GIT = "https://github.com/spack/spack"
 SPACK_PACKAGES_GIT = "https://github.com/spack/spack-packages"
-BINARIES = "https://binaries.spack.io"
-#: The ParallelCluster stacks of spack-packages (``stacks/aws-pcluster-*``) whose build caches
-#: are published under ``binaries.spack.io/releases/<release>/<stack>``.
-PCLUSTER_STACKS = {"x86_64": "aws-pcluster-x86_64_v4", "arm64": "aws-pcluster-neoverse_v1"}
 #: Compilers whose modules go in ``Core`` (all of them: pctl offers a flat view of one compiler
 #: world; with ``hierarchical`` only MPI adds a level). Spack reads each as ``%<name>``; a
 #: package without a compiler dependency also lands in Core.
@@ -115,6 +112,11 @@ class ScriptOptions:
     @property
     def env_dir(self) -> str:
         return f"{self.software_root}/{ENV_SUBDIR}"
+
+    @property
+    def keys_env_dir(self) -> str:
+        """The environment that trusts signing keys: it lists the signed mirrors only."""
+        return f"{self.software_root}/{KEYS_ENV_SUBDIR}"
 
 
 @dataclass(frozen=True)
@@ -358,22 +360,11 @@ def _mounts(template) -> list[dict]:
     return out
 
 
-def _binaries_release(options: ScriptOptions) -> str:
-    """v2026.06.0 -> https://binaries.spack.io/releases/v2026.06 (the release build caches)."""
-    m = re.match(r"^(v[0-9]+\.[0-9]+)", options.packages_release)
-    assert m is not None  # ScriptOptions validated it
-    return f"{BINARIES}/releases/{m.group(1)}"
-
-
 def _mirrors(template, options: ScriptOptions) -> list[dict]:
-    out = []
-    for i, url in enumerate(template.software.mirrors, start=1):
-        out.append({"name": f"pctl-extra-{i}", "url": url, "signed": False})
-    base = _binaries_release(options)
-    stack = PCLUSTER_STACKS.get(template.arch, PCLUSTER_STACKS["x86_64"])
-    out.append({"name": stack, "url": f"{base}/{stack}", "signed": True})
-    out.append({"name": "spack-" + base.rsplit("/", 1)[1], "url": base, "signed": True})
-    return out
+    """Official caches first, then the template's (pctl.spack.mirrors: the order Spack tries them)."""
+    from pctl.spack.mirrors import node_mirrors
+
+    return [m.to_dict() for m in node_mirrors(template.software.mirrors, template.arch, options.packages_release)]
 
 
 def _has_software(template, options: ScriptOptions) -> bool:
@@ -392,6 +383,7 @@ def _spack_parts(template, options: ScriptOptions) -> dict[str, str]:
     }
     return {
         "head": _render("spack-head.yaml.j2", **ctx),
+        "keys": _render("spack-keys.yaml.j2", **ctx),
         "specs": _render("spack-specs.yaml.j2", **ctx),
         "lmod_line": '  - "lmod"\n',
     }
@@ -401,6 +393,7 @@ def _software_context(template, options: ScriptOptions) -> dict[str, Any]:
     parts = _spack_parts(template, options)
     return {
         "spack_head": parts["head"],
+        "spack_keys_yaml": parts["keys"],
         "spack_specs": parts["specs"],
         "spack_lmod_line": parts["lmod_line"],
         "spec_count": len(template.software.spack_packages),

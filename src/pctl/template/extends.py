@@ -7,7 +7,7 @@ A template may name one parent or a list of parents::
     extends: [lab-standard, team/gpu-queues]
 
 Names go through the resolver (a sibling ``NAME.yaml`` next to the extending file first, then the
-bundled library, then the cached registry sources). A template that comes from the library or a
+bundled library, then the cached registry sources: the caller's :mod:`finder <pctl.template.finder>`). A template that comes from the library or a
 registry may only reach files inside its own source by path (names still work).
 
 Merge rules (the parents are merged left to right, then the child on top; the child wins):
@@ -303,29 +303,13 @@ def needs_resolution(loaded: LoadedTemplate) -> bool:
     return isinstance(loaded.data, dict) and ("extends" in loaded.data or "remove" in loaded.data)
 
 
-def _display(path: Path) -> str:
-    from pctl.template.resolve import display_for_path
-
-    return display_for_path(path)
-
-
-def _confinement(path: Path | None) -> Path | None:
-    """The folder a library or registry template may reach by path (its own source), else None."""
-    if path is None:
-        return None
-    from pctl.template.resolve import source_root_of
-
-    return source_root_of(path)
-
-
-def _find_parent(value: str, loaded: LoadedTemplate) -> tuple[Path, str]:
+def _find_parent(value: str, loaded: LoadedTemplate, finder) -> tuple[Path, str]:
     """(file, display) of a parent named by ``value`` in ``loaded``. Raises LookupError(message, hint)."""
     from pctl.errors import TemplateNotFound
-    from pctl.template.resolve import resolve
 
     v = value.strip()
     base_dir = loaded.path.parent if loaded.path is not None else Path.cwd()
-    jail = _confinement(loaded.path)
+    jail = finder.root_of(loaded.path) if loaded.path is not None else None
 
     def inside(p: Path) -> bool:
         if jail is None:
@@ -340,24 +324,23 @@ def _find_parent(value: str, loaded: LoadedTemplate) -> tuple[Path, str]:
         p = Path(v).expanduser()
         p = p if p.is_absolute() else base_dir / p
         if not inside(p):
-            raise LookupError(f"parent {v!r} is outside this template's source ({_display(jail)}); a library or "
+            raise LookupError(f"parent {v!r} is outside this template's source ({finder.display(jail)}); a library or "
                               "registry template may only extend files of its own source, or names", None)
         if p.is_file():
-            return p, _display(p)
+            return p, finder.display(p)
         raise LookupError(f"parent template {v!r} not found (no file {p})",
                           "paths in extends: are relative to the extending file's folder")
     for ext in (".yaml", ".yml"):
         cand = base_dir / (v + ext)
         if cand.is_file() and inside(cand):
-            return cand, _display(cand)
+            return cand, finder.display(cand)
     try:
-        tref = resolve(v, files=False)
+        return finder.find_name(v)
     except TemplateNotFound as exc:
         if "ambiguous" in exc.message:
             raise LookupError(f"parent {exc.message}", exc.hint) from None
         raise LookupError(f"parent template {v!r} not found: no {v}.yaml next to {loaded.source}, and no "
                           "library or registry template of that name", exc.hint) from None
-    return tref.path, tref.display
 
 
 def _key(path: Path) -> str:
@@ -367,12 +350,17 @@ def _key(path: Path) -> str:
         return str(path.absolute())
 
 
-def resolve_extends(loaded: LoadedTemplate, *, max_depth: int = MAX_DEPTH) -> LoadedTemplate:
+def resolve_extends(loaded: LoadedTemplate, *, max_depth: int = MAX_DEPTH, finder=None) -> LoadedTemplate:
     """Merge the parents of ``loaded`` (see the module docstring). Returns ``loaded`` itself when it
     has no ``extends``/``remove``; otherwise a :class:`MergedTemplate`. Raises :class:`ExtendsFailed`
-    for cycles, missing or unreadable parents and a malformed ``extends``."""
+    for cycles, missing or unreadable parents and a malformed ``extends``.
+
+    ``finder`` turns parent *names* into files (:mod:`pctl.template.finder`); the default knows the
+    bundled library only, :data:`pctl.registry.names.FINDER` knows registry sources too."""
     if not needs_resolution(loaded):
         return loaded
+    if finder is None:
+        from pctl.template.finder import DEFAULT as finder
     diags: list[Diagnostic] = []
     memo: dict[str, _N] = {}
     chain_files: list[str] = [loaded.source]
@@ -402,7 +390,7 @@ def resolve_extends(loaded: LoadedTemplate, *, max_depth: int = MAX_DEPTH) -> Lo
         base: _N | None = None
         for p in parents:
             try:
-                ppath, pdisplay = _find_parent(p.v, lt)
+                ppath, pdisplay = _find_parent(p.v, lt, finder)
             except LookupError as exc:
                 msg, hint = exc.args
                 via = " -> ".join([d for _, d in chain] + [p.v.strip()])
@@ -450,11 +438,11 @@ def resolve_extends(loaded: LoadedTemplate, *, max_depth: int = MAX_DEPTH) -> Lo
                           provenance=prov, chain=chain_files, diagnostics=diags)
 
 
-def resolve_file(path: Path, source: str | None = None) -> LoadedTemplate:
+def resolve_file(path: Path, source: str | None = None, *, finder=None) -> LoadedTemplate:
     """Load a file and resolve its extends (raises LoadFailed / ExtendsFailed)."""
     from pctl.template.load import load_file
 
-    return resolve_extends(load_file(path, source))
+    return resolve_extends(load_file(path, source), finder=finder)
 
 
 def dump_yaml(data: dict, header: str | None = None) -> str:

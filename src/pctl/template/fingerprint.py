@@ -26,9 +26,18 @@ def software_identity(template) -> dict:
         "spack": PINNED_SPACK_RELEASE,
         "spack_packages": PINNED_PACKAGES_RELEASE,
         "specs": specs,
-        "mirrors": sorted(set(template.software.mirrors)),
+        "mirrors": sorted({_mirror_identity(m) for m in template.software.mirrors}),
         "modules": template.software.modules,
     }
+
+
+def _mirror_identity(entry) -> str:
+    """An unsigned mirror is its URL (what every mirror meant before signatures were required); a signed
+    one is marked, so the same cache signed and unsigned never share an image."""
+    from pctl.spack.mirrors import entry_fields
+
+    url, unsigned = entry_fields(entry)
+    return url if unsigned else f"{url} (signed)"
 
 
 def fingerprint(template) -> str:

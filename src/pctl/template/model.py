@@ -70,11 +70,14 @@ def _shell(value: str) -> str | None:
         return f"shell {value!r} must be an absolute path such as /bin/bash"
     return None
 
-def _mirror(value: str) -> str | None:
-    if not rules.MIRROR_RE.fullmatch(value):
-        return (f"mirror {value!r} must be an https://, s3://, oci:// or file:/// URL made of letters, digits "
-                "and . _ ~ / % + : @ = -")
-    return None
+def _mirror_entry(value):
+    """A bare URL is shorthand for {url: URL} (a signed mirror)."""
+    if isinstance(value, str):
+        return {"url": value}
+    if not isinstance(value, (dict, BaseModel)):
+        raise PydanticCustomError("pctl", "a mirror is a URL, or a mapping {url: URL, allow_unsigned: true}; got "
+                                  + repr(value)[:80].replace("{", "(").replace("}", ")"))
+    return value
 
 def _prefix(value: str) -> str | None:
     if value.startswith("/"):
@@ -107,7 +110,7 @@ BucketName = Annotated[str, _check(rules.bucket_problem)]
 Cidr = Annotated[str, _check(rules.cidr_problem)]
 SpackSpec = Annotated[str, AfterValidator(_spec)]
 SshKey = Annotated[str, _check(rules.ssh_key_problem)]
-Mirror = Annotated[str, _check(_mirror)]
+MirrorUrl = Annotated[str, _check(rules.mirror_url_problem)]
 OsName = Literal["alinux2023", "ubuntu2204", "ubuntu2404", "rhel8", "rhel9", "rocky8", "rocky9"]
 
 class _Model(BaseModel):
@@ -150,10 +153,24 @@ class Compute(_Model):
                                           "than the AMI's snapshot (raised to it at create).")
     queues: list[Queue] = Field(min_length=1, max_length=50)
 
+class Mirror(_Model):
+    """An extra Spack build cache. Write a bare URL for a signed one."""
+
+    url: MirrorUrl = Field(description="https://HOST/PATH or s3://BUCKET/PATH (no credentials).")
+    allow_unsigned: bool = Field(
+        False, description="Install unsigned binaries from this cache (no signature check). Off by default: "
+                           "Spack then installs only binaries signed by a key the node trusts.")
+
+
+MirrorEntry = Annotated[Mirror, BeforeValidator(_mirror_entry, json_schema_input_type=Union[MirrorUrl, Mirror])]
+
+
 class Software(_Model):
     spack_packages: list[SpackSpec] = Field(default_factory=list, max_length=500)
-    mirrors: list[Mirror] = Field(default_factory=list, max_length=20,
-                                  description="Extra Spack build caches, tried before the public ones.")
+    mirrors: list[MirrorEntry] = Field(
+        default_factory=list, max_length=20,
+        description="Extra Spack build caches (https:// or s3://), tried after the official ones; signed "
+                    "unless allow_unsigned: true. A URL, or {url: URL, allow_unsigned: true}.")
     modules: Annotated[Literal["flat", "hierarchical"], BeforeValidator(_lower_token)] = "flat"
 
 class Group(_Model):

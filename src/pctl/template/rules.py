@@ -48,7 +48,6 @@ POSIX_NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 SHELL_RE = re.compile(r"^/(?:[A-Za-z0-9._+-]+/)*[A-Za-z0-9._+-]+$")
 MOUNT_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
 S3_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.!*'()=+][A-Za-z0-9!_.*'()/=+-]*/$")
-MIRROR_RE = re.compile(r"^(?:https://|s3://|oci://|file:///)[A-Za-z0-9._~/%+:@=-]+$")
 TAG_CHARS_RE = re.compile(r"^[\w .:/=+\-@]*$", re.UNICODE)
 FS_ID_RE = re.compile(r"^fs-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 VOL_ID_RE = re.compile(r"^vol-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
@@ -254,6 +253,63 @@ def tag_problem(key: str, value: str) -> str | None:
         return f"tag key {key!r} uses a prefix reserved for pctl and ParallelCluster"
     if not TAG_CHARS_RE.fullmatch(key) or not TAG_CHARS_RE.fullmatch(value):
         return (f"tag {key!r}: keys and values may contain only letters, digits, spaces and _ . : / = + - @")
+    return None
+
+
+MIRROR_MAX = 1024
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_RE = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*$")
+_PATH_SEGMENT_RE = re.compile(r"^(?:[A-Za-z0-9._~+=,-]|%[0-9A-Fa-f]{2})+$")
+
+
+def mirror_url_problem(value: str) -> str | None:
+    """A Spack build cache URL a template may name: ``https://HOST[:PORT]/PATH`` or ``s3://BUCKET/PATH``.
+
+    Refused: other schemes (``file://`` reads the node's own disk, ``oci://``/``http://``...), credentials
+    (``user:pass@``), queries and fragments, ``.``/``..`` and empty path parts (also percent-encoded),
+    spaces and control characters."""
+    if not isinstance(value, str) or not value:
+        return "a mirror must be a URL such as https://cache.example.org/spack or s3://my-bucket/spack"
+    shown = value if len(value) <= 120 else value[:117] + "..."
+    if len(value) > MIRROR_MAX:
+        return f"mirror {shown!r} is longer than {MIRROR_MAX} characters"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return f"mirror {shown!r} must not contain spaces or control characters"
+    m = re.fullmatch(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)", value)
+    if m is None:
+        return f"mirror {shown!r} must be an https:// or s3:// URL (e.g. s3://my-bucket/spack-cache)"
+    scheme = m.group("scheme").lower()
+    if scheme not in ("https", "s3"):
+        why = {"file": "it would read the node's own disk", "http": "it is not encrypted",
+               "oci": "pctl supports https:// and s3:// build caches"}.get(scheme, "pctl supports https:// and s3://")
+        return f"mirror {shown!r}: only https:// and s3:// mirrors are accepted ({scheme}:// is not: {why})"
+    authority, _, path = m.group("rest").partition("/")
+    if "@" in value:
+        return (f"mirror {shown!r} must not contain credentials or '@'; s3:// mirrors use the cluster's IAM role, "
+                "https:// mirrors must be readable without a password")
+    if "?" in value or "#" in value:
+        return f"mirror {shown!r} must not have a query (?...) or a fragment (#...)"
+    if scheme == "https":
+        host, colon, port = authority.partition(":")
+        if not _HOST_RE.fullmatch(host) or len(host) > 253:
+            return f"mirror {shown!r} has no valid host name"
+        if colon and (not port.isdigit() or not 1 <= int(port) <= 65535):
+            return f"mirror {shown!r} has an invalid port"
+    else:
+        problem = bucket_problem(authority) if authority else "no bucket"
+        if problem:
+            return f"mirror {shown!r}: {problem}"
+    if path:
+        parts = path[:-1].split("/") if path.endswith("/") else path.split("/")
+        for part in parts:
+            traversal = f"mirror {shown!r} must not contain empty, '.' or '..' path parts (also percent-encoded)"
+            if part in ("", ".", ".."):
+                return traversal
+            if not _PATH_SEGMENT_RE.fullmatch(part):
+                return f"mirror {shown!r}: path parts may contain only letters, digits and . _ ~ + = , - (or %XX)"
+            decoded = re.sub(r"%([0-9A-Fa-f]{2})", lambda x: chr(int(x.group(1), 16)), part)
+            if decoded in (".", "..") or any(c in decoded for c in "/\\") or not decoded.isprintable():
+                return traversal
     return None
 
 

@@ -524,8 +524,10 @@ def _merge(data, over: dict):
     return out
 
 
-def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True,
+def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True, finder=None,
                     overrides: dict | None = None) -> ValidationResult:
+    """Check one loaded template (its extends: merged first, parent names found by ``finder``; ``overrides``, a
+    partial template such as command-line flags, merged in before validation)."""
     from pydantic import ValidationError
 
     from pctl.template.model import Template
@@ -535,7 +537,7 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
         from pctl.template.extends import ExtendsFailed, resolve_extends
 
         try:
-            loaded = resolve_extends(loaded)  # merged data; positions point into each parent file
+            loaded = resolve_extends(loaded, finder=finder)  # merged data; positions point into each parent file
         except ExtendsFailed as exc:
             return ValidationResult(source=loaded.source, loaded=loaded, diagnostics=list(exc.diagnostics))
     if overrides:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from pctl.ui.trust import print_trust
+
 
 def _row(label: str, text: str = "") -> None:
     click.echo(f"  {click.style(label.ljust(11), bold=True)} {text}")
@@ -59,6 +61,7 @@ def print_plan(plan: dict, *, looked_up: bool = False) -> None:
         users = ", ".join(f"{u['name']} ({u['uid']}:{u['gid']})" for u in plan["users"][:8])
         more = f" and {len(plan['users']) - 8} more" if len(plan["users"]) > 8 else ""
         _row("Users", f"{users}{more}, same ids on every node, homes in /home (shared)")
+    print_trust(plan.get("trust"))  # sudo users, their keys, every mirror (pctl.ui.trust)
     sw = plan["software"]
     if sw["packages"]:
         how = {"boot": "installed once at boot on the head node into /opt/pctl (shared with every node)",

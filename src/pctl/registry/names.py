@@ -1,14 +1,16 @@
-"""Resolve `-t FILE|NAME`.
+"""Template names: the one place that turns ``-t FILE|NAME`` and ``extends: NAME`` into a file.
 
 In order: a file path; a NAME.yaml in the current folder; a bundled library template (exact name,
 then a unique last part: ``gromacs`` -> ``chemistry/gromacs``); a template of a registry source in
 pctl's local cache (``team/chemistry/gromacs``, or ``chemistry/gromacs`` when only one source has
 it). Ambiguous names list the candidates; unknown names suggest close ones.
+
+:data:`FINDER` hands the same rules to the template package's ``extends:`` merge
+(:mod:`pctl.template.finder`), which never imports the registry itself.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,10 +55,9 @@ def resolve(ref: str, *, files: bool = True) -> TemplateRef:
             cand = Path(ref + ext).expanduser()
             if "/" not in ref and cand.is_file():
                 return TemplateRef(cand, str(cand), cand.stem, "file")
-    if ref.startswith("library/") and library.path_of(ref[len("library/"):]) is not None:
-        return _library_ref(ref[len("library/"):])
-    if library.path_of(ref) is not None:
-        return _library_ref(ref)
+    exact = library.exact(ref)
+    if exact is not None:
+        return _library_ref(exact)
     is_filename = ref.endswith((".yaml", ".yml", ".json"))  # registry names have no suffix
     reg = None if is_filename else _registry_lookup(ref, by_last_part=False)  # the local cache, never the network
     if reg is not None:
@@ -64,7 +65,7 @@ def resolve(ref: str, *, files: bool = True) -> TemplateRef:
     names = library.names()
     base = ref.rsplit("/", 1)[-1]
     if "/" not in ref:
-        by_base = [n for n in names if n.rsplit("/", 1)[-1] == base]
+        by_base = library.by_last_part(ref)
         if len(by_base) == 1:
             return _library_ref(by_base[0])
         if len(by_base) > 1:
@@ -125,33 +126,32 @@ def _not_downloaded() -> list[str]:
 
 def source_root_of(path: Path) -> Path | None:
     """The library folder or registry source folder that holds ``path``, else None."""
-    from pctl import library
+    from pctl.template.finder import DEFAULT
 
+    root = DEFAULT.root_of(path)
+    if root is not None:
+        return root
     try:
         rp = path.resolve()
     except OSError:  # pragma: no cover
         return None
-    try:
-        rp.relative_to(library.ROOT)
-        return library.ROOT
-    except ValueError:
-        pass
     from pctl.registry.paths import cache_root
 
-    root = cache_root()
+    croot = cache_root()
     try:
-        rel = rp.relative_to(root.resolve())
+        rel = rp.relative_to(croot.resolve())
     except (ValueError, OSError):
         return None
     parts = rel.parts
     if len(parts) >= 3 and parts[1] == "tree":
-        return root / parts[0] / "tree"
+        return croot / parts[0] / "tree"
     return None
 
 
 def display_for_path(path: Path) -> str:
     """What messages call a template file: library:NAME, registry:SOURCE/NAME, or a (relative) path."""
     from pctl import library
+    from pctl.template.finder import relative_display
 
     root = source_root_of(path)
     if root is not None:
@@ -159,8 +159,21 @@ def display_for_path(path: Path) -> str:
         if root == library.ROOT:
             return f"library:{rel}"
         return f"registry:{root.parent.name}/{rel}"
-    try:
-        rel = os.path.relpath(path, Path.cwd())
-    except ValueError:  # pragma: no cover - another drive on Windows
-        return str(path)
-    return rel if not rel.startswith("..") else str(path.resolve())
+    return relative_display(path)
+
+
+class RegistryFinder:
+    """The template package's Finder (pctl.template.finder) with every rule of :func:`resolve`."""
+
+    def find_name(self, name: str) -> tuple[Path, str]:
+        tref = resolve(name, files=False)
+        return tref.path, tref.display
+
+    def root_of(self, path: Path) -> Path | None:
+        return source_root_of(path)
+
+    def display(self, path: Path) -> str:
+        return display_for_path(path)
+
+
+FINDER = RegistryFinder()

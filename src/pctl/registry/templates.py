@@ -1,7 +1,8 @@
-"""Library functions behind `pctl validate` and every command that takes -t.
+"""Templates by name: the library functions behind `pctl validate` and every command that takes -t.
 
-Every template goes through `resolve` (file, library or registry name) and `validate_file`, which
-merges `extends:` parents first: the fingerprint and everything downstream see the resolved template.
+Every template goes through :func:`pctl.registry.names.resolve` (file, library or registry name) and
+`validate_file`, which merges `extends:` parents first (found by the same rules, :data:`FINDER`):
+the fingerprint and everything downstream see the resolved template.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pctl.errors import PctlError
+from pctl.registry.names import FINDER
 from pctl.template.validate import ValidationResult, validate_file
 
 
@@ -37,7 +39,7 @@ class Outcome:
 
 def validate_refs(refs: list[str], *, catalog=None, use_catalog: bool = True) -> list[Outcome]:
     from pctl.errors import TemplateNotFound
-    from pctl.template.resolve import resolve
+    from pctl.registry.names import resolve
 
     out = []
     for ref in refs:
@@ -46,7 +48,7 @@ def validate_refs(refs: list[str], *, catalog=None, use_catalog: bool = True) ->
         except TemplateNotFound as exc:
             out.append(Outcome(ref, ref, not_found=exc.message, hint=exc.hint))
             continue
-        result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog)
+        result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog, finder=FINDER)
         out.append(Outcome(ref, tref.display, result=result))
     return out
 
@@ -54,10 +56,11 @@ def validate_refs(refs: list[str], *, catalog=None, use_catalog: bool = True) ->
 def load_valid(ref: str, *, catalog=None, use_catalog: bool = True, overrides: dict | None = None):
     """Resolve, load and validate one template; raise TemplateInvalid with every error when invalid.
     `overrides` (a partial template, e.g. from command-line flags) is merged in before validation."""
-    from pctl.template.resolve import resolve
+    from pctl.registry.names import resolve
 
     tref = resolve(ref)
-    result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog, overrides=overrides)
+    result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog, finder=FINDER,
+                           overrides=overrides)
     if not result.ok:
         lines = [d.format() for d in result.errors]
         raise TemplateInvalid(f"{tref.display} is not valid:\n" + "\n".join(lines), result=result)
@@ -75,11 +78,11 @@ def resolve_template(ref: str):
     the load/extends error (file:line:col)."""
     from pctl.template.extends import ExtendsFailed, resolve_extends
     from pctl.template.load import LoadFailed, load_file
-    from pctl.template.resolve import resolve
+    from pctl.registry.names import resolve
 
     tref = resolve(ref)
     try:
-        loaded = resolve_extends(load_file(tref.path, tref.display))
+        loaded = resolve_extends(load_file(tref.path, tref.display), finder=FINDER)
     except LoadFailed as exc:
         raise PctlError(exc.diagnostic.format()) from None
     except ExtendsFailed as exc:
