@@ -11,17 +11,14 @@ def _check(name, status, detail, fix=None):
 
 
 def check_node() -> dict:
-    node = shutil.which("node")
-    if not node:
-        return _check("Node.js", "fail", "not found", "install Node.js 18 or newer (ParallelCluster's CDK needs it)")
-    try:
-        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-        major = int(out.lstrip("v").split(".")[0])
-    except Exception:
-        return _check("Node.js", "warn", f"{node} did not report a version", "reinstall Node.js 18 or newer")
-    if major < 18:
-        return _check("Node.js", "fail", f"{out} is too old", "install Node.js 18 or newer")
-    return _check("Node.js", "ok", out)
+    from pctl import nodejs
+
+    node = nodejs.find()
+    if not node.usable:
+        return _check("Node.js", "fail", node.problem, nodejs.INSTALL_HINT + " (ParallelCluster's CDK needs it)")
+    if node.advice:
+        return _check("Node.js", "warn", f"{node.version}: {node.advice}", nodejs.INSTALL_HINT)
+    return _check("Node.js", "ok", node.version)
 
 
 def check_pcluster() -> dict:
@@ -33,58 +30,52 @@ def check_pcluster() -> dict:
     return _check("ParallelCluster", "ok", f"aws-parallelcluster {v} (custom AMIs must match this version)")
 
 
-def _quota(aws, service: str, code: str, default: float) -> float:
-    try:
-        return float(aws.client("service-quotas").get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"])
-    except Exception:
-        return default
-
-
 def run_checks(*, profile=None, region=None, key_name=None) -> list[dict]:
+    from pctl.aws import ec2, servicequotas, sts
+    from pctl.errors import PctlError
+
     checks = [check_node(), check_pcluster()]
     try:
         from pctl.aws import Aws
 
         aws = Aws(profile=profile, region=region)
         checks.append(_check("Region", "ok", aws.region))
-    except Exception as exc:
-        checks.append(_check("Region", "fail", getattr(exc, "message", str(exc)), getattr(exc, "hint", None)))
+    except PctlError as exc:
+        checks.append(_check("Region", "fail", exc.message, exc.hint))
         return checks
     try:
-        ident = aws.client("sts").get_caller_identity()
+        ident = sts.identity(aws)
         checks.append(_check("Credentials", "ok", f"account {ident['Account']} as {ident['Arn']}"))
-    except Exception as exc:
-        from pctl.aws.errors import translate
-
-        e = translate(exc)
-        checks.append(_check("Credentials", "fail", e.message, e.hint))
+    except PctlError as exc:
+        checks.append(_check("Credentials", "fail", exc.message, exc.hint))
         return checks
-    ec2 = aws.client("ec2")
     try:
-        vpcs = len(ec2.describe_vpcs()["Vpcs"])
-        limit = _quota(aws, "vpc", "L-F678F1CE", 5)
-        pctl_net = ec2.describe_vpcs(Filters=[{"Name": "tag-key", "Values": ["pctl:network"]}])["Vpcs"]
+        from pctl.network import stack as network_stack
+
+        vpcs = ec2.vpc_count(aws)
+        limit = servicequotas.quota(aws, "vpc", "L-F678F1CE", 5)
+        pctl_net = network_stack.describe(aws)
         if pctl_net or vpcs < limit:
             checks.append(_check("VPC quota", "ok", f"{vpcs} of {limit:.0f} VPCs used"
                                  + ("; the pctl network exists and is reused" if pctl_net else "")))
         else:
             checks.append(_check("VPC quota", "fail", f"{vpcs} of {limit:.0f} VPCs used: no room for the pctl network",
                                  "delete an unused VPC, request a quota increase, or pass --subnet-id"))
-        eips = len(ec2.describe_addresses()["Addresses"])
-        elimit = _quota(aws, "ec2", "L-0263D0A3", 5)
+        eips = ec2.address_count(aws)
+        elimit = servicequotas.quota(aws, "ec2", "L-0263D0A3", 5)
         status = "ok" if eips < elimit or pctl_net else "warn"
         checks.append(_check("Elastic IP quota", status, f"{eips} of {elimit:.0f} Elastic IPs used",
                              "release unused Elastic IPs or use --public-only (no NAT gateway)"))
-    except Exception as exc:
-        from pctl.aws.errors import translate
-
-        e = translate(exc)
-        checks.append(_check("EC2 access", "fail", e.message, e.hint))
+    except PctlError as exc:
+        checks.append(_check("EC2 access", "fail", exc.message, exc.hint))
     if key_name:
         try:
-            ec2.describe_key_pairs(KeyNames=[key_name])
-            checks.append(_check("Key pair", "ok", f"{key_name} exists in {aws.region}"))
-        except Exception:
-            checks.append(_check("Key pair", "fail", f"{key_name} does not exist in {aws.region}",
-                                 f"create or import it: aws ec2 create-key-pair --key-name {key_name} --region {aws.region}"))
+            if ec2.key_pair_exists(aws, key_name):
+                checks.append(_check("Key pair", "ok", f"{key_name} exists in {aws.region}"))
+            else:
+                checks.append(_check("Key pair", "fail", f"{key_name} does not exist in {aws.region}",
+                                     f"create or import it: aws ec2 create-key-pair --key-name {key_name} "
+                                     f"--region {aws.region}"))
+        except PctlError as exc:
+            checks.append(_check("Key pair", "fail", exc.message, exc.hint))
     return checks

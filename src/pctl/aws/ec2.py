@@ -137,3 +137,13 @@ def delete_pctl_security_groups(aws, vpc_id: str) -> list[str]:
             if exc.code not in ("DependencyViolation", "InvalidGroup.NotFound"):
                 raise
     return deleted
+
+
+def vpc_count(aws) -> int:
+    with aws_errors():
+        return len(aws.client("ec2").describe_vpcs()["Vpcs"])
+
+
+def address_count(aws) -> int:
+    with aws_errors():
+        return len(aws.client("ec2").describe_addresses()["Addresses"])

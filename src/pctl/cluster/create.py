@@ -105,29 +105,13 @@ class Preflight:
 
 def check_node() -> str:
     """ParallelCluster synthesizes its stack with the AWS CDK, which needs Node.js."""
-    import re
-    import shutil
-    import subprocess
+    from pctl import nodejs
 
-    node = shutil.which("node")
-    if node is None:
-        raise PctlError("ParallelCluster needs Node.js (it builds the cluster's CloudFormation template with the AWS CDK)",
-                        hint="install Node.js 18 or newer (e.g. 'apt-get install nodejs', 'brew install node'), then run again")
-    try:
-        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PctlError(f"Node.js at {node} does not run: {exc}", hint="reinstall Node.js 18 or newer") from None
-    m = re.match(r"v(\d+)", out)
-    if not m or int(m.group(1)) < 16:
-        raise PctlError(f"Node.js {out or '?'} at {node} is too old for ParallelCluster's CDK",
-                        hint="install Node.js 18 or newer")
-    major = int(m.group(1))
-    if major % 2 or major < NODE_LTS_MIN:  # odd releases are short-lived; older LTS lines are past end of life
-        return f"{out} (past its end of life or not a long-term release: upgrade to Node.js {NODE_LTS_MIN}+ soon)"
-    return out
-
-
-NODE_LTS_MIN = 22  # the oldest Node.js long-term release line still supported (Node 20 ended 2026-04-30)
+    node = nodejs.find()
+    if not node.usable:
+        raise PctlError(f"ParallelCluster needs Node.js to build the cluster's CloudFormation template: {node.problem}",
+                        hint=nodejs.INSTALL_HINT)
+    return node.version + (f" ({node.advice})" if node.advice else "")
 
 
 def preflight(aws, prepared, opts) -> Preflight:
