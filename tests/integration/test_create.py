@@ -241,3 +241,38 @@ def test_rocky_without_custom_ami_is_refused_at_validate_with_a_way_forward(tmp_
     assert "rhel9" in exc.value.result.errors[0].hint and "--custom-ami" in exc.value.result.errors[0].hint
     tref, result = load_valid(str(t), use_catalog=False, overrides={"cluster": {"custom_ami": "ami-0123456789abcdef0"}})
     assert result.ok
+
+
+def test_the_issue_command_line_through_the_cli(aws_env, ssh_dir):
+    """`pctl create -t bioinformatics --key-name K --ssh-cidr ... --custom-ami AMI --yes`, as a user types it."""
+    from support.cli import run_pctl
+
+    ami = provision("us-east-1", key="K")
+    args = ["create", "-t", "bioinformatics", "--key-name", "K", "--ssh-cidr", "198.51.100.7/32", "--custom-ami", ami,
+            "--yes"]
+    for v in EMULATOR_SUPPRESSED:
+        args += ["--suppress-validators", v]
+    r = run_pctl(*args, env=dict(aws_env, PCTL_SSH_DIR=str(ssh_dir)), timeout=600)
+    assert r.returncode == 1, r.stderr
+    assert "ParallelCluster could not create the cluster" in r.stderr and MOTO_REFUSAL in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert "rolled back the pctl network" in r.stderr
+    assert leftovers("us-east-1") == NOTHING
+
+
+def test_dry_run_lookup_shows_what_create_would_use(aws_env, ssh_dir):
+    from pctl.aws import Aws
+    from pctl.cluster.plan import dry_run
+    from pctl.network import stack as network_stack
+
+    ami = provision("us-east-1")
+    net = network_stack.ensure(Aws(region="us-east-1"), poll=0.01)
+    opts = CreateOptions(template="bioinformatics", key_name="lab-key", custom_ami=ami, ssh_cidr="198.51.100.7/32",
+                         region="us-east-1")
+    dry = dry_run(opts, use_catalog=False, lookup=True)
+    plan = dry["plan"]
+    assert plan["head_node"]["subnet"] == net.public_subnets[0][0]
+    assert {s for q in plan["queues"] for s in q["subnets"]} == {i for i, _ in net.private_subnets}
+    assert plan["bucket"]["name"] == "pctl-123456789012-us-east-1" and "ACCOUNT" not in json.dumps(dry["config"])
+    assert plan["ami"] == {"image_id": ami, "source": "custom", "root_gb": plan["ami"]["root_gb"]}
+    assert leftovers("us-east-1")["stacks"] == ["pctl-network-us-east-1"]  # looked, made nothing
