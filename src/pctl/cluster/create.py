@@ -218,7 +218,8 @@ def resolve_decisions(prepared, opts, *, profile=None, catalog=None, use_catalog
         layout = NetworkLayout(head=sub, compute=(sub,), source="existing")
         network_plan = {"mode": "existing", "subnet_id": info["id"], "zone": info["zone"], "vpc": info["vpc"]}
     else:
-        net = network_stack.ensure(aws, public_only=opts.public_only, progress=say) if make else \
+        wanted = [t.compute.head_node] + [it for q in t.compute.queues for it in q.instance_types]
+        net = network_stack.ensure(aws, public_only=opts.public_only, progress=say, types=wanted) if make else \
             network_stack.describe(aws)
         if net is None or not net.public_subnets:
             zones = ec2.availability_zones(aws)[:2]
@@ -242,9 +243,10 @@ def resolve_decisions(prepared, opts, *, profile=None, catalog=None, use_catalog
                             "description": "pctl network" + (" made by an earlier pctl (no stack)" if net.legacy
                                                              else f" (stack {net.stack})"),
                             "reused": "created by this run" if net.created else "reused"}
+    types = sorted({t.compute.head_node} | {it for q in t.compute.queues for it in q.instance_types})
     d = Decisions(region=aws.region, account_id=account, bucket=f"pctl-{account}-{aws.region}", network=layout,
                   network_plan=network_plan, ssh_cidr=cidr, ssh_source=source, ami=ami, run_id="",
-                  lookups=lookups, network_export=export)
+                  lookups=lookups, network_export=export, offerings=ec2.zones_offering(aws, types))
     d.made_network = made_network  # type: ignore[attr-defined]
     return prepared, d
 

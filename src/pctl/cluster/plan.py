@@ -163,6 +163,7 @@ class Decisions:
     run_id: str
     lookups: list[str] = field(default_factory=list)
     network_export: str | None = None  # the network stack's VpcId export (a pctl network made as a stack)
+    offerings: dict | None = None  # instance type -> availability zones that offer it (None: not looked up)
 
 
 def ssh_choice(opts: CreateOptions, template) -> tuple[str | None, str]:
@@ -221,7 +222,8 @@ def placeholder_decisions(prepared: Prepared, opts: CreateOptions, *, region: st
                                         "internet gateway, NAT gateway (compute nodes stay private)"),
                         "reused": "created on first use in the region (CloudFormation stack), reused by later clusters"}
         lookups.append(f"the region's pctl network (stack {stack_name(region)}): used when it exists, else created; "
-                       "zone 1 and zone 2 are its two availability zones")
+                       "zone 1 and zone 2 are its two availability zones; queues use only the zones that offer "
+                       "their instance types")
         export = export_name(region, "VpcId")
     cidr, source = ssh_choice(opts, t)
     if cidr is None:
@@ -268,7 +270,7 @@ def build(prepared: Prepared, d: Decisions) -> Build:
         ssh_allowed_cidr=d.ssh_cidr, custom_ami=d.ami.image_id, ami_root_gb=d.ami.root_gb,
         install_minutes=(prepared.estimate.total_minutes if prepared.estimate is not None and
                          prepared.software_mode == "boot" else None),
-        status_key=software_status_key(t.cluster.name), run_id=d.run_id,
+        status_key=software_status_key(t.cluster.name), run_id=d.run_id, offerings=d.offerings,
         extra_tags=(("pctl:run", d.run_id), ("pctl:bucket", d.bucket),
                     ("pctl:bucket-prefix", run_prefix(t.cluster.name, d.run_id)), ("pctl:os", t.cluster.os))
         + ((("pctl:key-name", t.cluster.key_name),) if t.cluster.key_name else ()),

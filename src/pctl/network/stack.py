@@ -86,9 +86,27 @@ def _usable(stack: dict | None, public_only: bool) -> bool:
     return bool(usable_status) and (public_only or cfn.outputs(stack).get("PublicOnly") == "false")
 
 
+def choose_zones(aws, types: list[str] | None) -> list[str]:
+    """Two zones for a new network: those that offer most of the instance types about to use it (the head node's
+    first), by name among equals. Later clusters use the zones the network has."""
+    zones = ec2.availability_zones(aws)
+    if len(zones) < 2:
+        raise PctlError(f"region {aws.region} has fewer than two availability zones available")
+    if not types:
+        return zones[:2]
+    offered = ec2.zones_offering(aws, types)
+    head = types[0]
+
+    def score(z):
+        return (z in offered.get(head, set()), sum(z in offered.get(t, set()) for t in types))
+
+    return sorted(zones, key=lambda z: (-score(z)[0], -score(z)[1], z))[:2]
+
+
 def ensure(aws, *, public_only: bool = False, tags: dict[str, str] | None = None, progress: Progress | None = None,
-           poll: float = 5.0, timeout: float = 1800) -> Network:
-    """Create the region's pctl network, or wait for and adopt the one that exists (or is being made)."""
+           poll: float = 5.0, timeout: float = 1800, types: list[str] | None = None) -> Network:
+    """Create the region's pctl network, or wait for and adopt the one that exists (or is being made).
+    `types` (head node type first) steer a new network to zones that offer them."""
     say = progress or (lambda _m: None)
     name = stack_name(aws.region)
     deadline = time.monotonic() + timeout
@@ -100,10 +118,8 @@ def ensure(aws, *, public_only: bool = False, tags: dict[str, str] | None = None
                 say(f"using the pctl network {legacy.vpc_id} made by an earlier pctl (no stack; "
                     "'pctl network delete' removes it)")
                 return legacy
-            zones = ec2.availability_zones(aws)
-            if len(zones) < 2:
-                raise PctlError(f"region {aws.region} has fewer than two availability zones available")
-            template = network_template(aws.region, zones[:2], public_only=public_only, tags=tags)
+            zones = choose_zones(aws, types)
+            template = network_template(aws.region, zones, public_only=public_only, tags=tags)
             try:
                 cfn.create_stack(aws, name, template, tags={"pctl:network": aws.region, "pctl:managed": "true",
                                                             **(tags or {})}, on_failure="DELETE")

@@ -58,6 +58,7 @@ class RenderContext:
     extra_tags: tuple[tuple[str, str], ...] = ()
     status_key: str | None = None  # where the head node publishes install progress (in scripts_bucket)
     run_id: str | None = None
+    offerings: dict | None = None  # instance type -> zones that offer it (known at create)
 
     def script_uri(self, name: str) -> str:
         return f"s3://{self.scripts_bucket}/{self.scripts_prefix}{name}"
@@ -216,27 +217,57 @@ def managed_fsx(template) -> bool:
     return any(st.type == "fsx_lustre" and not st.id for st in template.data.shared_storage)
 
 
-def place_queue(queue, template, network: NetworkLayout) -> Placement:
+def _offered(subnet: Subnet, types, offerings) -> bool:
+    return offerings is None or all(subnet.zone in offerings.get(t, ()) for t in types)
+
+
+def _no_zone(types, network: NetworkLayout, offerings, what: str):
+    from pctl.errors import PctlError
+
+    where = "; ".join(f"{t}: {', '.join(sorted(offerings.get(t, ()))) or 'no zone'}" for t in types)
+    return PctlError(f"{what}: no zone of the network ({', '.join(network.zones)}) offers {', '.join(types)}",
+                     hint=f"zones that offer them: {where}; choose other instance types, or pass --subnet-id with a "
+                          "subnet in one of those zones")
+
+
+def place_queue(queue, template, network: NetworkLayout, offerings: dict | None = None) -> Placement:
     """ParallelCluster's multi-AZ rules decide which queues may span zones: EFA and placement groups need one
     subnet, and a managed FSx file system needs every queue in one subnet. Everything else is spread over the
-    network's zones, so that capacity in one zone does not limit the queue."""
+    network's zones, so that capacity in one zone does not limit the queue. With `offerings` (instance type ->
+    zones that offer it; known at create, not in a dry run without AWS) only zones that offer a queue's every
+    instance type are used, the head node's zone first."""
     by_id = {s.id: s for s in network.compute}
-    first = network.compute[0]
+    types = list(queue.instance_types)
     if queue.subnet:
         return Placement([queue.subnet], [by_id[queue.subnet].zone] if queue.subnet in by_id else ["(its own)"],
                          "the template sets this queue's subnet")
-    if queue.efa:
-        return Placement([first.id], [first.zone], "EFA needs its nodes in one zone (with a placement group); "
-                                                   "the head node's zone")
+    usable = [s for s in network.compute if _offered(s, types, offerings)]
     if managed_fsx(template):
+        every = [t for q in template.compute.queues for t in q.instance_types]
+        common = [s for s in network.compute if _offered(s, every, offerings)]
+        if not common:
+            raise _no_zone(sorted(set(every)), network, offerings, "the cluster's new FSx for Lustre file system "
+                                                                   "needs every queue in one zone")
+        first = common[0]
         return Placement([first.id], [first.zone], "the cluster's new FSx for Lustre file system lives in one zone; "
                                                    "ParallelCluster keeps every queue in its subnet")
+    if not usable:
+        raise _no_zone(types, network, offerings, f"queue {queue.name}")
+    first = usable[0]
+    head_zone = first.zone == network.compute[0].zone
+    if queue.efa:
+        return Placement([first.id], [first.zone], "EFA needs its nodes in one zone (with a placement group); "
+                         + ("the head node's zone" if head_zone else f"{first.zone}, the zone that offers "
+                                                                     f"{', '.join(types)}"))
     if len(network.compute) == 1:
         why = ("the subnet given with --subnet-id / networking.subnet_id" if network.source == "existing"
                else "the network has one subnet for compute nodes")
         return Placement([first.id], [first.zone], why)
-    return Placement([s.id for s in network.compute], network.zones,
-                     f"spread over {len(network.zones)} zones for capacity")
+    if len(usable) == 1:
+        return Placement([first.id], [first.zone], f"only {first.zone} of the network's zones offers "
+                                                   f"{', '.join(types)}")
+    zones = list(dict.fromkeys(s.zone for s in usable))
+    return Placement([s.id for s in usable], zones, f"spread over {len(zones)} zones for capacity")
 
 
 def root_volume_size(asked: int | None, ami_gb: int | None) -> tuple[int | None, str | None]:
@@ -300,7 +331,7 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
     queues_cfg, plans = [], []
     for q in template.compute.queues:
         plan = plan_queue(q)
-        plan.placement = place_queue(q, template, ctx.network)
+        plan.placement = place_queue(q, template, ctx.network, ctx.offerings)
         plans.append(plan)
         crs = []
         for cr in plan.compute_resources:
