@@ -191,11 +191,14 @@ class Connection:
     def run(self, script: str, *, timeout: float) -> tuple[int | None, bytes, str]:
         """Run SCRIPT to its end (or TIMEOUT): (exit status or None, stdout, stderr text)."""
         proc = self.start(script)
+        timer = threading.Timer(timeout, self.stop, args=(proc,))
+        timer.daemon = True
+        timer.start()
         try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop(proc)
-            out = b""
+            out = proc.stdout.read()  # stdin belongs to the feeding thread: no communicate()
+            proc.wait()
+        finally:
+            timer.cancel()
         return proc.returncode, out or b"", stderr_text(proc)
 
     def stop(self, proc: subprocess.Popen) -> None:

@@ -241,7 +241,8 @@ class Runner:
                 first = f"no node started within {clean_one(f['timeout'], 20)} s; the job was cancelled"
             else:
                 first = f"the job did not run (srun exit status {clean_one(f['srun_rc'], 20)})"
-            job_cell = Cell("fail", [first] + clean(f.get("srun_err", ""), max_lines=8))
+            job_cell = Cell("fail", [first] + clean(f.get(f"why:{q.job_name}", ""), max_lines=6)
+                            + clean(f.get("srun_err", ""), max_lines=6))
         else:
             job_cell = self._missing(s, f"submission on {q.name}")
         cells[("job", q.column)] = job_cell
@@ -283,8 +284,13 @@ class Runner:
         if not ran:
             return Cell("skip", [why_not])
         if "mpi_rc" in f and f["mpi_rc"] != "0":
-            return Cell("fail", [f"the 2-node allocation did not run (salloc exit status {clean_one(f['mpi_rc'], 20)})"]
-                        + clean(f.get("mpi_err", ""), max_lines=8))
+            if "mpi_timeout" in f:
+                first = f"2 nodes did not start within {clean_one(f['mpi_timeout'], 20)} s; the allocation was cancelled"
+            else:
+                first = f"the 2-node allocation did not run (salloc exit status {clean_one(f['mpi_rc'], 20)})"
+            q = next(x for x in self.plan.queues if x.column == s.column)
+            return Cell("fail", [first] + clean(f.get(f"why:{q.mpi_job_name}", ""), max_lines=6)
+                        + clean(f.get("mpi_err", ""), max_lines=6))
         return self._missing(s, "MPI hello")
 
 

@@ -129,8 +129,9 @@ def run_and_show(plan, target, *, cluster, template, strict, as_json, output=Non
         if not as_json:
             click.echo(f"  {msg}", err=True)
 
-    report = run_check(plan, target, cluster=cluster, template=template, progress=progress,
-                       connect_timeout=connect_timeout, strict=strict)
+    with _terminate_as_interrupt():
+        report = run_check(plan, target, cluster=cluster, template=template, progress=progress,
+                           connect_timeout=connect_timeout, strict=strict)
     data = report.to_json()
     if output is not None:
         from pctl.cli.common import write_output
@@ -145,6 +146,31 @@ def run_and_show(plan, target, *, cluster, template, strict, as_json, output=Non
     if report.interrupted:
         return 130
     return report.exit_code
+
+
+class _terminate_as_interrupt:
+    """SIGTERM/SIGHUP (a CI job cancelled, a closed terminal) clean up like Ctrl-C does."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                self.saved[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def _describe(name, profile, region):
