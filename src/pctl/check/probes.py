@@ -46,7 +46,7 @@ def _render(name: str, **ctx) -> str:
 
 def _base(plan: Plan, column: str, *, gpu: bool = False, ssh_between: bool = False) -> dict:
     return {"marker": plan.marker, "nonce": plan.nonce, "column": column_token(column),
-            "evidence_max": EVIDENCE_MAX, "gpu": gpu, "ssh_between": ssh_between, "profile_sh": ""}
+            "evidence_max": EVIDENCE_MAX, "gpu": gpu, "ssh_between": ssh_between, "profile_b64": ""}
 
 
 def render_head(plan: Plan) -> str:
@@ -97,7 +97,7 @@ def render_ami(plan: Plan, profile_sh: str) -> str:
     at boot (``/etc/profile.d/z00-pctl-modules.sh`` as rendered for the builder's paths)."""
     checks = [c for c in plan.checks_for(HEAD) if c.kind in ("lmod", "module")]
     ctx = _base(plan, HEAD)
-    ctx["profile_sh"] = profile_sh
+    ctx["profile_b64"] = _b64(profile_sh)
     return _render("check-probe.sh.j2", role="ami", queue="", checks=checks, **ctx)
 
 
