@@ -493,3 +493,38 @@ def test_a_wrong_key_is_a_clear_error(lab):
     assert r.returncode == 1
     assert "authentication" in r.stderr and "Traceback" not in r.stderr
     assert s.log_counts()[0] == before
+
+
+# ------------------------------------------------------------------------------------ pctl create --check
+
+def test_create_check_hook_checks_the_new_cluster(lab, monkeypatch, capsys):
+    """The hook `pctl create --check` calls once the cluster is CREATE_COMPLETE (ParallelCluster's answer
+    and the head node's address stand in for a real cluster: the simulation is the cluster)."""
+    import pctl.check.target as target_mod
+    from pctl.check.connection import make_target
+    from pctl.cli import check as cli_check
+
+    seen = {}
+
+    def describe(name, profile, region):
+        seen["describe"] = (name, region)
+        return {"clusterStatus": "CREATE_COMPLETE", "headNode": {"publicIpAddress": "127.0.0.1"}}
+
+    monkeypatch.setattr(cli_check, "_describe", describe)
+    monkeypatch.setattr(target_mod, "cluster_target",
+                        lambda name, info, **kw: make_target("onprem", config=str(lab.sim.ssh_config)))
+    record = {"name": "sim", "region": "us-east-1", "status": "CREATE_COMPLETE"}
+    code = cli_check.after_create(record, str(lab.template()), profile=None, region=None, as_json=True)
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and seen["describe"] == ("sim", "us-east-1")
+    assert out["create"] == record and out["check"]["ok"] is True and out["check"]["cluster"] == "sim"
+    # a failed create is not checked
+    code = cli_check.after_create(dict(record, status="CREATE_FAILED"), str(lab.template()), profile=None,
+                                  region=None, as_json=True)
+    assert code == 1 and json.loads(capsys.readouterr().out)["check"] is None
+    # the table, and a failure's exit code, without --json
+    with drained("debug"):
+        code = cli_check.after_create(record, str(lab.template()), profile=None, region=None, as_json=False)
+    captured = capsys.readouterr()
+    assert code == 1 and "partition debug is drain" in captured.out
+    assert "sim was created, but the check failed" in captured.err

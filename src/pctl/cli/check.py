@@ -228,3 +228,40 @@ def _dry_run(plan, display, output_dir, as_json) -> None:
         click.echo(f"  skip  {cid} [{col}]: {why}")
     if output_dir is not None:
         click.echo(f"wrote {len(scripts)} probe script(s) to {output_dir}/", err=True)
+
+
+def after_create(record: dict, template: str, *, profile, region, as_json: bool) -> int:
+    """`pctl create --check`: the checks of `pctl check NAME` on the cluster just created. Returns the exit
+    code; with --json prints {"create": record, "check": report}."""
+    from pctl.check import load_template, new_plan
+    from pctl.check.plan import CheckOptions
+    from pctl.check.target import cluster_target
+
+    name = record["name"]
+    if record.get("status") != "CREATE_COMPLETE":
+        if as_json:
+            emit_json({"create": record, "check": None})
+        return 1
+    if not as_json:
+        click.echo(f"checking {name}: modules, users and mounts on the head node and in a job on every queue "
+                   "(queues at zero start a node)", err=True)
+    info = _describe(name, profile, region or record.get("region"))
+    display, tmpl = load_template(template)
+    plan = new_plan(tmpl, CheckOptions())
+    target = cluster_target(name, info)
+    if as_json:
+        import io
+        import json
+
+        buf = io.StringIO()
+        import contextlib
+
+        with contextlib.redirect_stdout(buf):
+            code = run_and_show(plan, target, cluster=name, template=display, strict=False, as_json=True)
+        emit_json({"create": record, "check": json.loads(buf.getvalue())})
+        return code
+    code = run_and_show(plan, target, cluster=name, template=display, strict=False, as_json=False)
+    if code:
+        click.echo(f"{name} was created, but the check failed: see above. Re-run with 'pctl check {name}'; "
+                   f"remove it with 'pctl delete {name}'", err=True)
+    return code

@@ -26,10 +26,13 @@ from pctl.cli.common import emit_json, json_option, template_option, yes_option
 @click.option("--ssh-cidr", default=None, help="Allow SSH from this CIDR (default: your public IP /32).")
 @click.option("--ssh-from-anywhere", is_flag=True, help="Allow SSH from 0.0.0.0/0 (not recommended).")
 @click.option("--profile", default=None, envvar="AWS_PROFILE", help="AWS profile.")
+@click.option("--check", "check", is_flag=True,
+              help="Once created, run 'pctl check' on it: modules, users, mounts, a job on every queue (exit 1 if "
+                   "a check fails; the cluster is kept).")
 @json_option
 @yes_option
 def create(template, name, custom_ami, key_name, subnet_id, region, public_only, dry_run, output_dir, no_catalog,
-           no_wait, rollback, ssh_cidr, ssh_from_anywhere, profile, as_json, yes):
+           no_wait, rollback, ssh_cidr, ssh_from_anywhere, profile, check, as_json, yes):
     """Create a cluster from a template.
 
     \b
@@ -38,6 +41,7 @@ def create(template, name, custom_ami, key_name, subnet_id, region, public_only,
       pctl create -t my-cluster.yaml --dry-run --output-dir out/
       pctl create -t gatk-cluster.yaml --custom-ami ami-genomics-v1
       pctl create -t chemistry/gromacs --name my-experiment --key-name mykey
+      pctl create -t bioinformatics --key-name mykey --check   # then prove it works (pctl check)
     """
     from pctl.cluster.plan import CreateOptions
     from pctl.errors import PctlError, UsageError
@@ -54,6 +58,9 @@ def create(template, name, custom_ami, key_name, subnet_id, region, public_only,
             raise PctlError(str(exc)) from None
     if output_dir is not None and not dry_run:
         raise UsageError("--output-dir goes with --dry-run")
+    if check and (dry_run or no_wait):
+        raise UsageError("--check needs the cluster: it cannot go with --dry-run or --no-wait",
+                         hint="see what would be checked with: pctl check -t TEMPLATE --dry-run")
     if dry_run:
         from pctl.cluster.plan import dry_run as run_dry
 
@@ -82,8 +89,21 @@ def create(template, name, custom_ami, key_name, subnet_id, region, public_only,
 
         if cidr_problem(ssh_cidr):
             raise UsageError(f"--ssh-cidr: {cidr_problem(ssh_cidr)}")
-    create_cluster(opts, catalog=catalog, use_catalog=not no_catalog, as_json=as_json, yes=yes, profile=profile,
-                   wait=not no_wait, rollback=rollback, ssh_cidr=ssh_cidr, ssh_from_anywhere=ssh_from_anywhere)
+    if not check:
+        create_cluster(opts, catalog=catalog, use_catalog=not no_catalog, as_json=as_json, yes=yes, profile=profile,
+                       wait=not no_wait, rollback=rollback, ssh_cidr=ssh_cidr, ssh_from_anywhere=ssh_from_anywhere)
+        return
+    # --check (pctl check's hook): with --json, one document {"create": ..., "check": ...}
+    import contextlib
+    import io
+
+    from pctl.cli.check import after_create
+
+    with contextlib.redirect_stdout(io.StringIO()) if as_json else contextlib.nullcontext():
+        record = create_cluster(opts, catalog=catalog, use_catalog=not no_catalog, as_json=as_json, yes=yes,
+                                profile=profile, wait=True, rollback=rollback, ssh_cidr=ssh_cidr,
+                                ssh_from_anywhere=ssh_from_anywhere)
+    return after_create(record, template, profile=profile, region=region, as_json=as_json)
 
 
 def _write_output_dir(out: Path, result: dict) -> None:
