@@ -561,3 +561,19 @@ def test_cluster_target_follows_pctl_ssh_rules(tmp_path):
 def test_unknown_cluster_name_is_a_clear_error(aws_env, tmp_path):
     r = run_pctl("check", "nope", env=aws_env)
     assert r.returncode == 1 and "no cluster named 'nope'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_verbose_table_shows_what_passed_checks_saw(big):
+    from pctl.ui.check import print_report
+
+    p = plan_of(big, queues=("cpu",))
+    cells = {(c.id, col): Cell("pass", [f"saw {c.id}"]) for c in p.checks for col in c.columns}
+    cells[("gpu", "queue:cpu")] = Cell("skip", ["no GPU instance type in cpu (c6i.xlarge)"])
+    out = io.StringIO()
+    print_report(_report(p, cells), file=out)
+    assert "Passed:" not in out.getvalue() and "saw module:bwa" not in out.getvalue()
+    out = io.StringIO()
+    print_report(_report(p, cells), file=out, verbose=True)
+    text = out.getvalue()
+    assert "Passed:" in text and "  pass  module bwa: bwa  [queue cpu]\n        saw module:bwa\n" in text
+    assert "skip  GPUs visible in a job (nvidia-smi -L)  [queue cpu]: no GPU instance type in cpu" in text

@@ -47,11 +47,12 @@ def check_options(f):
               help="With --dry-run: write the probe scripts to DIR for review.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON report to FILE.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show what each passed check saw.")
 @aws_options
 @json_option
 def check(name, template, host, user, port, identity, jump, ssh_config, ssh_options, connect_timeout, queues,
-          no_scale, wait_seconds, job_time, ssh_between_nodes, strict, dry_run, output_dir, output, profile, region,
-          as_json):
+          no_scale, wait_seconds, job_time, ssh_between_nodes, strict, dry_run, output_dir, output, verbose, profile,
+          region, as_json):
     """Prove that a live cluster works, on your own account: with real Slurm jobs on every queue.
 
     Connects to the head node with your OpenSSH client (one connection, multiplexed) and checks, on the
@@ -66,6 +67,7 @@ def check(name, template, host, user, port, identity, jump, ssh_config, ssh_opti
     Examples:
       pctl check my-cluster                                  # a cluster made by pctl create
       pctl check my-cluster --no-scale                       # launch nothing: queues at zero are skipped
+      pctl check my-cluster -v                               # also what each passed check saw
       pctl check my-cluster --queue gpu --json > check.json  # CI: stable JSON (pctl schema check)
       pctl check lab -t lab.yaml --host alice@login.example.org -i ~/.ssh/id_ed25519
       pctl check lab -t lab.yaml --host mycluster -F ~/.ssh/config --queue debug
@@ -115,11 +117,12 @@ def check(name, template, host, user, port, identity, jump, ssh_config, ssh_opti
             warn(f"the software of {display} differs from what {name} was created with (fingerprint): "
                  f"checking against {display} as it is now")
     code = run_and_show(plan, target, cluster=name, template=display, strict=strict, as_json=as_json, output=output,
-                        connect_timeout=connect_timeout)
+                        connect_timeout=connect_timeout, verbose=verbose)
     return code
 
 
-def run_and_show(plan, target, *, cluster, template, strict, as_json, output=None, connect_timeout=15) -> int:
+def run_and_show(plan, target, *, cluster, template, strict, as_json, output=None, connect_timeout=15,
+                 verbose=False) -> int:
     """Run the plan and print the result (table on stdout, or JSON); returns the exit code."""
     import json
 
@@ -142,7 +145,7 @@ def run_and_show(plan, target, *, cluster, template, strict, as_json, output=Non
     else:
         from pctl.ui.check import print_report
 
-        print_report(report)
+        print_report(report, verbose=verbose)
     if report.interrupted:
         return 130
     return report.exit_code

@@ -34,8 +34,8 @@ def _cell_text(report, check, col) -> tuple[str, str | None]:
     return text, _STYLE[cell.status]
 
 
-def print_report(report, *, file=None) -> None:
-    """The table and details, on stdout (or FILE)."""
+def print_report(report, *, file=None, verbose: bool = False) -> None:
+    """The table and details, on stdout (or FILE); ``verbose`` also shows what each passed check saw."""
     out = file or sys.stdout
     plan = report.plan
     cols = plan.columns
@@ -63,14 +63,14 @@ def print_report(report, *, file=None) -> None:
         widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
         for r in cells:
             click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip(), file=out)
-    _details(report, out, tty)
+    _details(report, out, tty, verbose)
 
 
 def _where(col: str) -> str:
     return "head node" if col == HEAD else "queue " + col.split(":", 1)[1]
 
 
-def _details(report, out, tty: bool) -> None:
+def _details(report, out, tty: bool, verbose: bool = False) -> None:
     def echo(text: str, **style) -> None:
         click.secho(text, file=out, **(style if tty else {}))
 
@@ -87,6 +87,16 @@ def _details(report, out, tty: bool) -> None:
             elif cell.status == "skip":
                 why = cell.evidence[0] if cell.evidence else "skipped"
                 skips.setdefault(why, []).append((check.title, _where(col)))
+    if verbose:
+        passed = [(check, col, report.cells[(check.id, col)]) for check in plan.checks for col in check.columns
+                  if report.cells.get((check.id, col)) is not None and report.cells[(check.id, col)].status == "pass"]
+        if passed:
+            echo("")
+            echo("Passed:", bold=True)
+            for check, col, cell in passed:
+                echo(f"  pass  {clean_one(check.title, 120)}  [{_where(col)}]", fg="green")
+                for line in cell.evidence:
+                    echo(f"        {line}")
     if fails:
         echo("")
         echo("Failures:", bold=True)
