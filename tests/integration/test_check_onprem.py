@@ -528,3 +528,47 @@ def test_create_check_hook_checks_the_new_cluster(lab, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert code == 1 and "partition debug is drain" in captured.out
     assert "sim was created, but the check failed" in captured.err
+
+
+def _ssh_children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                stat = (p / "stat").read_text()
+            except OSError:
+                continue
+            comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+            if comm == "ssh" and int(rest[1]) == pid:
+                out.append(int(p.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_a_killed_pctl_leaves_no_job_and_no_ssh_behind(lab):
+    """SIGKILL: pctl cannot clean up. Its ssh master ends with it (its stdin closes) and the queue scripts on
+    the head node notice that nobody listens any more and cancel their own jobs."""
+    with node_taken():
+        proc = subprocess.Popen([sys.executable, "-m", "pctl", "check", "sim", "-t", str(lab.template()), "--host",
+                                 "onprem", "-F", str(lab.sim.ssh_config)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if len(pctl_jobs()) == 2:
+                break
+            time.sleep(0.1)
+        assert len(pctl_jobs()) == 2
+        kids = _ssh_children(proc.pid)
+        assert len(kids) >= 3  # the master and a session per queue
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (pctl_jobs() or any(_alive(k) for k in kids)):
+            time.sleep(0.5)
+        assert pctl_jobs() == [], "the queue scripts cancelled their jobs"
+        assert not [k for k in kids if _alive(k)], "no ssh process of pctl's is left"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pctl.errors import PctlError, UsageError
 
 REMOTE_SHELL = "bash -l -s"
+MASTER_COMMAND = "exec cat >/dev/null"
 
 
 @dataclass(frozen=True)
@@ -121,10 +122,13 @@ class Connection:
         base = "/tmp" if os.path.isdir("/tmp") else None  # short: a socket path is limited to ~100 bytes
         self.dir = tempfile.mkdtemp(prefix="pctl-ssh-", dir=base)
         os.chmod(self.dir, 0o700)
+        # The master's own session reads its stdin until EOF: if pctl dies without closing the connection
+        # (SIGKILL), the pipe closes, the remote `cat` ends and the master with it; nothing lingers.
         cmd = self.target.base_command(self.ssh, self.connect_timeout) + [
-            "-M", "-N", "-o", "ControlMaster=yes", "-o", "ControlPersist=no", *self._mux(), "--", self.target.host]
+            "-M", "-o", "ControlMaster=yes", "-o", "ControlPersist=no", *self._mux(), "--", self.target.host,
+            MASTER_COMMAND]
         err = tempfile.TemporaryFile(dir=self.dir)
-        self.master = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+        self.master = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err,
                                        start_new_session=True)
         deadline = time.monotonic() + self.connect_timeout + 20
         while True:
@@ -228,6 +232,11 @@ class Connection:
                                    + [*self._mux(), "-O", "exit", "--", self.target.host],
                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
                 except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if self.master.stdin is not None:
+                try:
+                    self.master.stdin.close()
+                except OSError:
                     pass
             if self.master.poll() is None:
                 self.master.terminate()

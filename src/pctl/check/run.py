@@ -161,14 +161,17 @@ class Runner:
         columns: list[Column] = []
         head = self.sessions.get(HEAD)
         if plan.options.head:
-            columns.append(Column(id=HEAD, kind="head", host=clean_one(head.stream.facts.get("host", ""), 200) or None
-                                  if head else None))
+            host = clean_one(head.stream.facts.get("host", ""), 200) if head is not None else ""
+            columns.append(Column(id=HEAD, kind="head", host=host or None))
         for check in plan.checks:
             for col in check.columns:
                 if (check.id, col) in skips:
                     cells[(check.id, col)] = Cell("skip", [skips[(check.id, col)]])
         if head is not None:
             self._fill_head(head, cells)
+        elif plan.options.head:
+            for check in plan.checks_for(HEAD):
+                cells.setdefault((check.id, HEAD), Cell("fail", ["the head-node probe did not run"]))
         for q in plan.queues:
             s = self.sessions.get(q.column)
             columns.append(self._fill_queue(q, s, head, cells))

@@ -110,8 +110,8 @@ def check(name, template, host, user, port, identity, jump, ssh_config, ssh_opti
         if port or ssh_config:
             raise UsageError("-p/-F go with --host (a pctl cluster's address comes from ParallelCluster)")
         target = cluster_target(name, info, user=user, identity=identity, options=ssh_options, jump=jump)
-        fp = fingerprint(info)
-        if fp and not fp.startswith(_fingerprint(template)):
+        fp, mine = fingerprint(info), _fingerprint(tmpl)
+        if fp and mine and not mine.startswith(fp):
             from pctl.cli.common import warn
 
             warn(f"the software of {display} differs from what {name} was created with (fingerprint): "
@@ -185,13 +185,11 @@ def _describe(name, profile, region):
     return describe(name, aws=aws, backend=pcluster_api.backend)
 
 
-def _fingerprint(ref: str) -> str:
+def _fingerprint(template) -> str:
     try:
-        from pctl.template.api import load_valid
         from pctl.template.fingerprint import fingerprint
 
-        _, result = load_valid(ref, use_catalog=False)
-        return fingerprint(result.template)
+        return fingerprint(template)
     except Exception:  # a warning only
         return ""
 
