@@ -172,7 +172,7 @@ def test_every_probe_script_passes_shellcheck_and_bash_n(big, tmp_path):
     assert "--gpus-per-node" in scripts["check-submit-gpu.sh"]
     from pctl.render.scripts import ScriptOptions, _profiles
 
-    scripts["check-ami.sh"] = render_ami(p, _profiles(ScriptOptions("ami"))["sh"])
+    scripts["check-ami.sh"] = render_ami(p, _profiles(ScriptOptions("ami"))["sh"], ScriptOptions("ami").modules_core)
     files = []
     for name, text in scripts.items():
         f = tmp_path / name

@@ -17,4 +17,4 @@ def builder_check(template, options) -> tuple[str, str]:
     from pctl.render.scripts import _profiles
 
     plan = new_plan(template, CheckOptions())
-    return render_ami(plan, _profiles(options)["sh"]), plan.marker
+    return render_ami(plan, _profiles(options)["sh"], options.modules_core), plan.marker

@@ -92,13 +92,14 @@ def render_cleanup(plan: Plan) -> str:
     return _render("check-cleanup.sh.j2", job_names=plan.job_names, mounts=plan.probe_mounts, **ctx)
 
 
-def render_ami(plan: Plan, profile_sh: str) -> str:
+def render_ami(plan: Plan, profile_sh: str, modules_core: str) -> str:
     """The package checks as the AMI builder runs them: ``profile_sh`` is the module wiring the image gets
-    at boot (``/etc/profile.d/z00-pctl-modules.sh`` as rendered for the builder's paths)."""
+    at boot (``/etc/profile.d/z00-pctl-modules.sh`` as rendered for the builder's paths); only the modules
+    under ``modules_core`` (pctl's tree) are looked at."""
     checks = [c for c in plan.checks_for(HEAD) if c.kind in ("lmod", "module")]
     ctx = _base(plan, HEAD)
     ctx["profile_b64"] = _b64(profile_sh)
-    return _render("check-probe.sh.j2", role="ami", queue="", checks=checks, **ctx)
+    return _render("check-probe.sh.j2", role="ami", queue="", checks=checks, modules_core=modules_core, **ctx)
 
 
 def render_all(plan: Plan) -> dict[str, str]:
