@@ -220,3 +220,23 @@ def aws(aws_env):
     from pctl.aws import Aws
 
     return Aws(region="us-east-1")
+
+
+# ---------------------------------------------------------------- the on-prem simulation (one per session)
+
+@pytest.fixture(scope="session")
+def onprem():
+    """The on-prem simulation (tests/support/onprem.py): sshd, Lmod, munge, Slurm, users, mounts."""
+    from support.onprem import SimUnavailable, start
+
+    gen = start()
+    try:
+        sim = next(gen)
+    except SimUnavailable as exc:
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield sim
+    finally:
+        gen.close()

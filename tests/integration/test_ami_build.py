@@ -91,7 +91,20 @@ case "$cmd" in
             sleep "${STANDIN_SLEEP:-0}"
             prefix="$(root)/$name-$ver-standinhash"
             mkdir -p "$prefix/bin"
+            printf '#!/bin/sh\necho "%s %s (stand-in)"\n' "$name" "$ver" >"$prefix/bin/$name"
+            chmod 0755 "$prefix/bin/$name"
             echo "[+] $prefix"
+        done ;;
+    module)
+        # "module lmod refresh": one Lua modulefile per root spec, as Spack writes them ({name}/{version})
+        modroot=$(sed -n 's/^ *lmod: "\(.*\)"$/\1/p' "$yaml" | head -n 1)
+        specs | while IFS= read -r spec; do
+            name=$(printf '%s' "$spec" | grep -oE '^[a-z0-9][a-z0-9_-]*')
+            ver=$(printf '%s' "$spec" | sed -nE 's/^[^@]*@=?([0-9][0-9A-Za-z._-]*).*$/\1/p')
+            ver=${ver:-1.0}
+            case " ${STANDIN_NO_MODULE:-} " in *" $name "*) continue ;; esac
+            mkdir -p "$modroot/Core/$name"
+            printf 'prepend_path("PATH", "%s/bin")\n' "$(root)/$name-$ver-standinhash" >"$modroot/Core/$name/$ver.lua"
         done ;;
     find)
         specs | while IFS= read -r s; do printf '%s' "$s" | sha256sum | cut -c 1-32 | tr '0-9' 'a-j'; done ;;
@@ -408,7 +421,10 @@ def test_detached_build_reaches_available_with_no_pctl_process(aws, aws_env, bas
     assert st["status"] == "available", "\n".join(st["failure"]["log_tail"]) + st["failure"]["message"]
     assert st["ami_id"].startswith("ami-") and st["step"] == "done"
     assert st["progress"]["percent"] == 100 and st["actual_minutes"] is not None
-    assert set(st["steps"]) == {"prepare", "software", "hygiene", "image"}
+    assert set(st["steps"]) == {"prepare", "software", "check", "hygiene", "image"}
+    # pctl check's package checks passed on the builder before the image was made
+    assert {c["id"]: c["status"] for c in st["checks"]} == {"lmod": "pass", "module:samtools@1.21": "pass",
+                                                            "module:bwa": "pass", "module:zlib": "pass"}
     img = ec2.describe_images(ImageIds=[st["ami_id"]])["Images"][0]
     tags = {t["Key"]: t["Value"] for t in img["Tags"]}
     for k in AMI_TAGS:
@@ -503,15 +519,17 @@ def test_build_of_the_same_software_in_progress_is_followed_not_duplicated(aws, 
     assert len(instances(aws)) == 1
 
 
-@pytest.mark.parametrize("step", ["prepare", "software", "hygiene", "image"])
+@pytest.mark.parametrize("step", ["prepare", "software", "check", "hygiene", "image"])
 def test_failure_at_each_step_is_recorded_and_cleaned_up(step, aws, aws_env, base_ami, template_file, builder_root,
                                                          standins, imds):
     hook = Webhook()
     result, _ = launch(template_file, notify_webhook=hook.url)
     bid = result["build_id"]
     fast_agent(aws, bid)
-    # the software step fails for real (Spack exits 1); the others through the agent's fault hook
-    env = {"STANDIN_FAIL_INSTALL": "1"} if step == "software" else {"PCTL_AGENT_FAIL_AT": step}
+    # the software step fails for real (Spack exits 1), the check step too (Spack wrote no module for bwa);
+    # the others through the agent's fault hook
+    env = ({"STANDIN_FAIL_INSTALL": "1"} if step == "software" else {"STANDIN_NO_MODULE": "bwa"} if step == "check"
+           else {"PCTL_AGENT_FAIL_AT": step})
     rc, out = run_builder(aws, bid, imds, standins, extra_env=env)
     state = BuildStore(aws).get_json(bid, "state.json")
     assert state["status"] == "failed", out
@@ -520,6 +538,12 @@ def test_failure_at_each_step_is_recorded_and_cleaned_up(step, aws, aws_env, bas
     if step == "software":
         assert "Spack install script failed" in f["message"]
         assert any("stand-in install failure" in line for line in f["log_tail"])
+    elif step == "check":
+        # pctl check's package checks ran on the builder: bwa's module is missing, the others work
+        assert f["message"].startswith("1 of 4 package checks failed: module:bwa: module load bwa failed")
+        checks = {c["id"]: c["status"] for c in state["checks"]}
+        assert checks == {"lmod": "pass", "module:samtools@1.21": "pass", "module:bwa": "fail", "module:zlib": "pass"}
+        assert any("check module:samtools@1.21: pass (loaded samtools/1.21" in line for line in f["log_tail"])
     else:
         assert f"injected failure at step {step}" in f["message"]
     if step == "image":  # an image was being made: it and its snapshots were removed
@@ -847,7 +871,8 @@ def test_shellcheck_every_build_script(aws, aws_env, base_ami, template_file, bu
     inst, = instances(aws, bid)
     ud = base64.b64decode(aws.client("ec2").describe_instance_attribute(InstanceId=inst["InstanceId"],
                                                                         Attribute="userData")["UserData"]["Value"])
-    files = {"user-data.sh": ud, "software-install.sh": BuildStore(aws).get_bytes(bid, "software-install.sh")}
+    files = {"user-data.sh": ud, "software-install.sh": BuildStore(aws).get_bytes(bid, "software-install.sh"),
+             "check.sh": BuildStore(aws).get_bytes(bid, "check.sh")}
     for name, data in files.items():
         p = tmp_path / name
         p.write_bytes(data)

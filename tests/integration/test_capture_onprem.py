@@ -1,9 +1,7 @@
 """pctl capture against a real on-prem simulation (sshd + Lmod hierarchy + munge + Slurm + users + mounts).
 
-The session fixture runs the project's own tests/fixtures/onprem/setup-onprem.sh on a free port (or
-$PCTL_TEST_ONPREM_PORT) with its state under a pytest temp dir (or $PCTL_TEST_ONPREM_DIR), and
-teardown-onprem.sh --purge at the end (it removes only what setup created). Skipped, with the reason,
-when not root or when openssh-server/lmod/slurm-wlm/munge are missing (./scripts/test installs them).
+The simulation is the session fixture `onprem` (tests/conftest.py, tests/support/onprem.py), shared with
+tests/integration/test_check_onprem.py: one simulation per session.
 Every command goes through the real CLI (`python -m pctl ...` in a subprocess).
 """
 
@@ -13,19 +11,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SIM = ROOT / "tests" / "fixtures" / "onprem"
-PACKAGES = ("openssh-server", "openssh-client", "lmod", "slurm-wlm", "munge")
+from support.onprem import Sim, free_port as _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -38,78 +31,12 @@ SIM_MODULES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _installed(pkg: str) -> bool:
-    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True)
-    return r.returncode == 0 and "install ok installed" in r.stdout
-
-
 def pctl_run(*args, timeout=300, env=None, cwd=None):
     e = dict(os.environ)
     e.pop("PCTL_DEBUG", None)
     e.update(env or {})
     return subprocess.run([sys.executable, "-m", "pctl", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=e, cwd=cwd)
-
-
-@dataclass
-class Sim:
-    dir: Path
-    port: int
-    ssh_config: Path
-    key: Path
-    wrong_key: Path
-    known_hosts: Path
-    sshd_log: Path
-    mounts: list[str]
-
-    def log_counts(self) -> tuple[int, int]:
-        text = self.sshd_log.read_text(errors="replace") if self.sshd_log.exists() else ""
-        return (len(re.findall(r"Accepted publickey for \S+ from 127\.0\.0\.1", text)),
-                len(re.findall(rf"Connection from 127\.0\.0\.1 port \d+ on 127\.0\.0\.1 port {self.port}\b", text)))
-
-
-@pytest.fixture(scope="session")
-def onprem(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the on-prem simulation needs root (it starts sshd, munge and Slurm, adds users, loop-mounts)")
-    if shutil.which("dpkg-query") is None:
-        pytest.skip("the on-prem simulation needs a Debian/Ubuntu host (dpkg)")
-    missing = [p for p in PACKAGES if not _installed(p)]
-    if missing:
-        pytest.skip(f"packages missing for the on-prem simulation: {' '.join(missing)} (./scripts/test installs them)")
-    made = None
-    if os.environ.get("PCTL_TEST_ONPREM_DIR"):
-        d = Path(os.environ["PCTL_TEST_ONPREM_DIR"])
-    else:  # not under pytest's 0700 temp root: munged and slurmctld (own users) keep PID files in it
-        d = made = Path(tempfile.mkdtemp(prefix="pctl-onprem-", dir="/tmp"))
-        d.chmod(0o755)
-    port = int(os.environ.get("PCTL_TEST_ONPREM_PORT") or _free_port())
-    env = dict(os.environ, ONPREM_DIR=str(d), SSH_PORT=str(port), ONPREM_SKIP_TEST="1", ONPREM_NO_INSTALL="1")
-    try:
-        r = subprocess.run(["bash", str(SIM / "setup-onprem.sh")], capture_output=True, text=True, env=env,
-                           timeout=600)
-        if r.returncode == 3:
-            pytest.skip(f"on-prem simulation: {r.stderr.strip()}")
-        if r.returncode == 4:
-            pytest.skip(f"on-prem simulation not started: {r.stderr.strip()}")
-        if r.returncode != 0:
-            pytest.fail(f"setup-onprem.sh failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-        mounts_list = d / "run" / "mounts.list"
-        mounts = mounts_list.read_text().split() if mounts_list.exists() else []
-        yield Sim(dir=d, port=port, ssh_config=d / "keys" / "ssh_config", key=d / "keys" / "id_onprem",
-                  wrong_key=d / "keys" / "id_wrong", known_hosts=d / "keys" / "known_hosts",
-                  sshd_log=d / "logs" / "sshd.log", mounts=mounts)
-    finally:  # stops only what this setup started, removes only what it created (run/created.list)
-        subprocess.run(["bash", str(SIM / "teardown-onprem.sh"), "--purge"], capture_output=True, text=True,
-                       env=env, timeout=300)
-        if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
 
 
 def _wait_log_settled(sim: Sim, before: tuple[int, int], timeout: float = 5.0) -> tuple[int, int]:

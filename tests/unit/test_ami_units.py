@@ -108,7 +108,7 @@ def test_remaining_time_follows_the_steps_and_the_package_pace():
     rec = {"status": "running", "step": "software", "estimate": {"software_minutes": 30.0},
            "launched_at": iso(NOW - timedelta(minutes=15)),
            "steps": {"software": {"started_at": iso(started)}}}
-    later = sum(estimates.FIXED_MINUTES[s] for s in ("hygiene", "image"))
+    later = sum(estimates.FIXED_MINUTES[s] for s in ("check", "hygiene", "image"))
     # no package done yet: the estimate minus the time spent
     assert estimates.remaining_minutes(rec, {"step": "software"}, NOW) == pytest.approx(20 + later)
     # half the packages in 10 minutes: the pace (10 more) and the estimate (20 more) blend half and half

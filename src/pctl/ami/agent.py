@@ -7,7 +7,7 @@ virtualenv has boto3), else ``python3`` with boto3. No pctl process has to be al
 the agent alone takes the build to its end and terminates the instance.
 
 Steps: ``prepare`` -> ``software`` (the rendered Spack install script, the same renderer as the
-node bootstrap) -> ``hygiene`` (caches, logs, SSH host keys, cloud-init state, shell history,
+node bootstrap) -> ``check`` (pctl check's package checks: every module loads, its command runs) -> ``hygiene`` (caches, logs, SSH host keys, cloud-init state, shell history,
 machine-id) -> ``image`` (CreateImage of itself, tagged, image and snapshots, wait until available)
 -> ``done``. Then it terminates itself.
 
@@ -45,10 +45,10 @@ import urllib.error
 import urllib.request
 
 AGENT_VERSION = 1
-STEPS = ("prepare", "software", "hygiene", "image")
+STEPS = ("prepare", "software", "check", "hygiene", "image")
 #: percent of the whole build at the start and end of each step (the client's bar is time based;
 #: this is the agent's own coarse view)
-STEP_SPAN = {"prepare": (0, 2), "software": (2, 88), "hygiene": (88, 90), "image": (90, 100)}
+STEP_SPAN = {"prepare": (0, 2), "software": (2, 87), "check": (87, 88), "hygiene": (88, 90), "image": (90, 100)}
 LOG_TAIL_LINES = 40
 MAX_SPACK_LOG = 5 * 1024 * 1024
 IMDS_DEFAULT = "http://169.254.169.254"
@@ -379,6 +379,35 @@ class Agent:
                           software_step="done", percent=hi)
         self.state["packages_installed"] = total
 
+    def step_check(self):
+        """pctl check's package checks (rendered by pctl as check.sh): a broken package fails the build
+        before an image is made."""
+        name = self.config.get("check_script")
+        if not name:
+            self.log("no check script in this build's config (made by an older pctl): not checked")
+            return
+        script = os.path.join(self.workdir, "check.sh")
+        self.s3.download_file(self.bucket, self.key(name), script)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "PCTL_AGENT_"))}
+        env.setdefault("HOME", "/root")
+        env["LMOD_ALLOW_ROOT_USE"] = "yes"
+        proc = subprocess.run(["bash", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                              cwd=self.workdir, timeout=float(self.config.get("check_timeout", 3600)))
+        done, results = parse_check_output(proc.stdout, self.config.get("check_marker", ""))
+        self.state["checks"] = results
+        for r in results:
+            self.log("check %s: %s%s" % (r["id"], r["status"], (" (%s)" % "; ".join(r["evidence"][:2]))
+                                         if r["evidence"] else ""))
+        failed = [r for r in results if r["status"] == "fail"]
+        if failed:
+            raise StepFailed("%d of %d package checks failed: %s" % (len(failed), len(results), "; ".join(
+                "%s: %s" % (r["id"], " / ".join(r["evidence"][:3]) or "no evidence") for r in failed[:5])))
+        if not done:
+            tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise StepFailed("the check script stopped early (exit status %d): %s" % (proc.returncode,
+                                                                                       " / ".join(tail)))
+        self.log("%d package checks passed" % len(results))
+
     def upload_spack_log(self, path):
         try:
             size = os.path.getsize(path)
@@ -698,6 +727,37 @@ def _rotated(name):
         return True
     base, _, date = name.rpartition("-")
     return bool(base) and len(date) == 8 and date.isdigit()
+
+
+def parse_check_output(data, marker):
+    """(reached its end, [{id, status, evidence}]) from pctl check's output protocol (pctl.check.protocol):
+    only lines starting with the run's marker count; evidence is base64, shown without control characters."""
+    import base64
+    import binascii
+    import re
+
+    results, done = {}, False
+    mark = marker.encode("ascii") + b" "
+    if not marker:
+        return False, []
+    for line in data.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if not line.startswith(mark):
+            continue
+        parts = line[len(mark):].decode("ascii", "replace").split(" ")
+        if parts == ["D"]:
+            done = True
+            continue
+        if len(parts) != 4 or parts[0] != "R" or parts[2] not in ("pass", "fail", "skip"):
+            continue
+        try:
+            text = "" if parts[3] == "-" else base64.b64decode(parts[3], validate=True).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            text = "(undecodable evidence)"
+        text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?", "", text)
+        lines = [re.sub(r"[\x00-\x1f\x7f-\x9f]", "?", ln)[:300] for ln in text.splitlines() if ln.strip()]
+        results.setdefault(parts[1], {"id": parts[1][:200], "status": parts[2], "evidence": lines[:10]})
+    return done, list(results.values())
 
 
 def _int(v):

@@ -178,8 +178,12 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
     root = opts.builder_root
     paths = {"root": root, "software_root": _under(root, rules.SOFTWARE_ROOT), "log_dir": _under(root, "/var/log/pctl"),
              "state_dir": _under(root, "/var/lib/pctl")}
-    software = render_software_install(t, ScriptOptions("ami", software_root=paths["software_root"],
-                                                        log_dir=paths["log_dir"], state_dir=paths["state_dir"]))
+    sw_options = ScriptOptions("ami", software_root=paths["software_root"], log_dir=paths["log_dir"],
+                               state_dir=paths["state_dir"])
+    software = render_software_install(t, sw_options)
+    from pctl.check.ami import builder_check  # pctl check's package checks, run by the agent before imaging
+
+    check_script, check_marker = builder_check(t, sw_options)
     created = utcnow()
     deadline = created + timedelta(minutes=lifetime)
     tags = ami_tags(build_id=build_id, name=name, prepared=prepared, pc_version=pc_version)
@@ -202,6 +206,7 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
                            f"(ParallelCluster {pc_version}, build {build_id})",
         "tags": tags, "paths": paths, "package_count": len(t.software.spack_packages),
         "software_script": "software-install.sh", "notify_webhook": opts.notify_webhook,
+        "check_script": "check.sh", "check_marker": check_marker,
         "disk_gb_needed": volume - base["root_gb"], "upload_interval": 20, "progress_interval": 5,
         "image_poll": 15, "image_timeout": 3 * 3600, "deadline": iso(deadline),
     }
@@ -216,6 +221,7 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
         store.put_json(build_id, "state.json", record)
         store.put(build_id, "agent.py", AGENT_FILE.read_bytes(), content_type="text/x-python")
         store.put(build_id, "software-install.sh", software, content_type="text/x-shellscript")
+        store.put(build_id, "check.sh", check_script, content_type="text/x-shellscript")
         store.put_json(build_id, "config.json", config)
         role, profile_arn = iam.create_builder_profile(aws, build_id, bucket)
         record["role_name"] = role
@@ -334,7 +340,7 @@ def _rollback(aws, store: BuildStore, build_id: str, role: str | None, instance_
     if role:
         problems += iam.delete_builder_profile(aws, role)
     try:
-        store.delete(build_id, ["agent.py", "config.json", "software-install.sh"])
+        store.delete(build_id, ["agent.py", "config.json", "software-install.sh", "check.sh"])
     except Exception as exc:
         problems.append(f"s3 inputs of {build_id}: {exc}")
     return problems
@@ -349,7 +355,7 @@ def finish(aws, record: dict) -> list[str]:
         problems += iam.delete_builder_profile(aws, record.get("role_name") or iam.role_name(record["build_id"]))
     try:
         BuildStore(aws, record.get("bucket")).delete(record["build_id"], ["agent.py", "config.json",
-                                                                          "software-install.sh"])
+                                                                          "software-install.sh", "check.sh"])
     except Exception as exc:
         problems.append(str(exc))
     return problems

@@ -16,8 +16,8 @@ import statistics
 from datetime import datetime
 
 #: minutes of the steps that do not depend on the software (ballpark on current EC2)
-FIXED_MINUTES = {"launch": 3.0, "prepare": 1.0, "hygiene": 1.0, "image": 10.0}
-ORDER = ("launch", "prepare", "software", "hygiene", "image")
+FIXED_MINUTES = {"launch": 3.0, "prepare": 1.0, "check": 1.0, "hygiene": 1.0, "image": 10.0}
+ORDER = ("launch", "prepare", "software", "check", "hygiene", "image")
 RATIO_BOUNDS = (0.2, 5.0)
 MAX_SAMPLES = 20
 DEFAULT_MAX_HOURS = 8.0

@@ -5,7 +5,7 @@
                        actual minutes, failure marker. Written by pctl at launch, then by the agent.
 ``progress.json``      the agent's progress: step, percent, package i of n, current package
 ``build.log``          the agent's full log; ``spack-install.log`` Spack's own output
-``config.json``        the agent's input (tags, paths, webhook); ``agent.py``, ``software-install.sh``
+``config.json``        the agent's input (tags, paths, webhook); ``agent.py``, ``software-install.sh``, ``check.sh``
 =====================  =============================================================================
 
 The bucket is the source of truth: any machine with the account's credentials lists and follows
@@ -22,7 +22,7 @@ from pctl.aws import aws_errors
 
 ROOT = "builds/"
 TERMINAL = ("available", "failed")
-INPUTS = ("agent.py", "config.json", "software-install.sh")
+INPUTS = ("agent.py", "config.json", "software-install.sh", "check.sh")
 
 
 def utcnow() -> datetime:

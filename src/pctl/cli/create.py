@@ -30,10 +30,13 @@ from pctl.cli.common import emit_json, json_option, template_option, yes_option
 @click.option("--lookup", is_flag=True,
               help="With --dry-run: look up in AWS what create would use (network, AMI, account, your address).")
 @click.option("--profile", default=None, envvar="AWS_PROFILE", help="AWS profile.")
+@click.option("--check", "check", is_flag=True,
+              help="Once created, run 'pctl check' on it: modules, users, mounts, a job on every queue (exit 1 if "
+                   "a check fails; the cluster is kept).")
 @json_option
 @yes_option
 def create(template, name, custom_ami, key_name, subnet_id, region, public_only, dry_run, output_dir, no_catalog,
-           no_wait, rollback, ssh_cidr, ssh_from_anywhere, suppress, lookup, profile, as_json, yes):
+           no_wait, rollback, ssh_cidr, ssh_from_anywhere, suppress, lookup, profile, check, as_json, yes):
     """Create a cluster from a template.
 
     \b
@@ -43,6 +46,7 @@ def create(template, name, custom_ami, key_name, subnet_id, region, public_only,
       pctl create -t my-cluster.yaml --dry-run --output-dir out/
       pctl create -t gatk-cluster.yaml --key-name mykey --custom-ami ami-genomics-v1
       pctl create -t chemistry/gromacs --name my-experiment --key-name mykey --yes --json
+      pctl create -t bioinformatics --key-name mykey --check   # then prove it works (pctl check)
     """
     import re
 
@@ -67,6 +71,9 @@ def create(template, name, custom_ami, key_name, subnet_id, region, public_only,
             raise PctlError(str(exc)) from None
     if output_dir is not None and not dry_run:
         raise UsageError("--output-dir goes with --dry-run")
+    if check and (dry_run or no_wait):
+        raise UsageError("--check needs the cluster: it cannot go with --dry-run or --no-wait",
+                         hint="see what would be checked with: pctl check -t TEMPLATE --dry-run")
     if dry_run:
         from pctl.cluster.plan import dry_run as run_dry
 
@@ -97,11 +104,16 @@ def create(template, name, custom_ami, key_name, subnet_id, region, public_only,
         if not as_json:
             click.echo(msg, err=True)
 
-    record = create_cluster(opts, catalog=catalog, use_catalog=not no_catalog, profile=profile, wait=not no_wait,
-                            rollback=rollback, say=say, yes=yes,
+    record = create_cluster(opts, catalog=catalog, use_catalog=not no_catalog, profile=profile,
+                            wait=not no_wait or check, rollback=rollback, say=say, yes=yes,
                             confirm=(lambda q: confirm(q, yes=False, default=True)) if interactive() else None)
+    public = {k: v for k, v in record.items() if k not in ("config",)}
+    if check:  # pctl check's hook: with --json one document {"create": ..., "check": ...}
+        from pctl.cli.check import after_create
+
+        return after_create(public, template, profile=profile, region=region, as_json=as_json)
     if as_json:
-        emit_json({k: v for k, v in record.items() if k not in ("config",)})
+        emit_json(public)
     else:
         for m in record.get("validation", []):
             if m["level"] == "WARNING":
