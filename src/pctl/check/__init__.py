@@ -24,7 +24,7 @@ def new_plan(template, options):
 def load_template(ref: str):
     """(display name, validated Template). Spack specs are checked for syntax only: the cluster is what
     it is, the check reports what works on it."""
-    from pctl.template.api import load_valid
+    from pctl.registry.templates import load_valid
 
     tref, result = load_valid(ref, use_catalog=False)
     return tref.display, result.template
