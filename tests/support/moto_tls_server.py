@@ -7,6 +7,11 @@ the standard TLS-only statement ({"Effect": "Deny", "Condition": {"Bool": {"aws:
 "false"}}}) deny every call. The shim supplies aws:SecureTransport=true, as AWS does for HTTPS
 requests, and treats a Deny statement whose condition does not match as not applying (AWS's rule).
 
+A second shim makes FSx file systems look as AWS makes them: ids of fs- and 17 hex digits (moto 5 makes 8,
+which ParallelCluster's own schema rejects for FSx for Lustre), and an elastic network interface in the
+first subnet with the file system's security groups, reported as VpcId/NetworkInterfaceIds (ParallelCluster
+checks an existing file system's network through them).
+
     python moto_tls_server.py -H 127.0.0.1 -p PORT -c CERT -k KEY
 """
 
@@ -45,6 +50,45 @@ def _is_action_permitted(self, action, resource="*", principal=None, incoming_co
 
 
 _ac.IAMPolicyStatement.is_action_permitted = _is_action_permitted
+
+
+def _aws_shaped_fsx_ids() -> None:
+    import uuid
+
+    from moto.fsx import models as _fsx
+
+    original = _fsx.FileSystem.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        old = self.file_system_id
+        new = "fs-" + uuid.uuid4().hex[:17]
+        self.file_system_id = new
+        self.dns_name = self.dns_name.replace(old, new)
+        self.resource_arn = self.resource_arn.replace(old, new)
+
+        from moto.ec2.models import ec2_backends
+
+        ec2 = ec2_backends[self.backend.account_id][self.backend.region_name]
+        subnet = ec2.get_subnet(self.subnet_ids[0])
+        eni = ec2.create_network_interface(subnet, None, group_ids=list(self.security_group_ids or []),
+                                           description=f"ENI for FSx file system {new}")
+        self.vpc_id = subnet.vpc_id
+        self.network_interface_ids = [eni.id]
+
+    original_to_dict = _fsx.FileSystem.to_dict
+
+    def to_dict(self):
+        d = original_to_dict(self)
+        d.setdefault("VpcId", getattr(self, "vpc_id", None))
+        d.setdefault("NetworkInterfaceIds", getattr(self, "network_interface_ids", []))
+        return d
+
+    _fsx.FileSystem.__init__ = __init__
+    _fsx.FileSystem.to_dict = to_dict
+
+
+_aws_shaped_fsx_ids()
 
 if __name__ == "__main__":
     from moto.server import main

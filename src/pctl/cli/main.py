@@ -23,7 +23,7 @@ COMMANDS = {
     "doctor": ("pctl.cli.doctor:doctor", "Check credentials, region, Node.js, ParallelCluster, quotas, key pair."),
     "registry": ("pctl.cli.registry:registry", "Find, share and publish templates (search, get, add sources, index)."),
     "ami": ("pctl.cli.ami:ami", "Bake a template's software into a custom AMI once; list, watch and clean up builds."),
-    "template": ("pctl.cli.template:template", "Work with one template: resolve its extends: parents."),
+    "template": ("pctl.cli.template:template", "One template: import a ParallelCluster config, upgrade an older template, resolve extends:."),
     "capture": ("pctl.cli.capture:capture", "Capture an on-prem cluster over SSH and turn it into a template + migration report."),
     "completion": ("pctl.cli.completion:completion", "Print a shell completion script (bash, zsh, fish)."),
 }

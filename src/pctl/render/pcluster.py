@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from pctl.render import queue_options as qopt
 from pctl.template import rules
 
 SOFTWARE_ROOT = rules.SOFTWARE_ROOT
@@ -47,6 +48,8 @@ class ComputeResourcePlan:
     instance_types: list[str]
     min_count: int
     max_count: int
+    efa: bool | None = None  # None: the queue's
+    disable_hyperthreading: bool | None = None  # None: the queue's
 
 
 @dataclass
@@ -120,6 +123,9 @@ def split_counts(min_count: int, max_count: int, n_groups: int) -> tuple[list[tu
 
 
 def plan_queue(queue) -> QueuePlan:
+    explicit = qopt.explicit_compute_resources(queue, ComputeResourcePlan, _cr_name)
+    if explicit is not None:
+        return QueuePlan(queue.name, queue.capacity, queue.min_count, queue.max_count, explicit, [])
     groups = group_instance_types(list(queue.instance_types))
     counts, dropped = split_counts(queue.min_count, queue.max_count, len(groups))
     used: set[str] = set()
@@ -209,14 +215,17 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
         "Networking": {"SubnetId": ctx.head_subnet_id},
         "LocalStorage": {"RootVolume": {"Size": 40, "Encrypted": True, "VolumeType": "gp3"}},
         "Iam": {"S3Access": [dict(x) for x in s3]},
-        "CustomActions": {"OnNodeConfigured": {"Script": ctx.script_uri("head.sh"), "Args": ["head"]}},
         "Imds": {"Secured": True},
     }
+    head_action = {"Script": ctx.script_uri("head.sh"), "Args": ["head"]}
     if ctx.status_key and ctx.software_mode == "boot":
         # the head node may write exactly its progress file, nothing else in the bucket
-        head["CustomActions"]["OnNodeConfigured"]["Args"].append(f"s3://{ctx.scripts_bucket}/{ctx.status_key}")
+        head_action["Args"].append(f"s3://{ctx.scripts_bucket}/{ctx.status_key}")
         head["Iam"]["S3Access"].append({"BucketName": ctx.scripts_bucket, "KeyName": ctx.status_key,
                                         "EnableWriteAccess": True})
+    head_user_actions = template.compute.head_node_custom_actions
+    head["CustomActions"] = qopt.custom_actions(head_action, head_user_actions, head=True)
+    head["Iam"]["S3Access"] += qopt.action_script_access(head_user_actions)
     ssh: dict = {}
     if ctx.key_name:
         ssh["KeyName"] = ctx.key_name
@@ -237,26 +246,29 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
                 entry["Instances"] = [{"InstanceType": t} for t in cr.instance_types]
             entry["MinCount"] = cr.min_count
             entry["MaxCount"] = cr.max_count
-            if q.efa:
+            if qopt.compute_resource_efa(q, cr):
                 entry["Efa"] = {"Enabled": True}
-            if q.disable_hyperthreading:
+            if qopt.compute_resource_dht(q, cr):
                 entry["DisableSimultaneousMultithreading"] = True
             crs.append(entry)
         subnets = [q.subnet] if q.subnet else list(ctx.compute_subnet_ids)
         networking: dict = {"SubnetIds": subnets}
-        if q.efa:
-            networking["PlacementGroup"] = {"Enabled": True}
+        placement = qopt.placement_group(q, plan)
+        if placement is not None:
+            networking["PlacementGroup"] = placement
         qcfg: dict = {
             "Name": q.name,
             "CapacityType": "SPOT" if q.capacity == "spot" else "ONDEMAND",
             "Networking": networking,
             "ComputeResources": crs,
-            "CustomActions": {"OnNodeConfigured": {"Script": ctx.script_uri("compute.sh"), "Args": ["compute", q.name]}},
-            "Iam": {"S3Access": [dict(x) for x in s3]},
+            "CustomActions": qopt.custom_actions(
+                {"Script": ctx.script_uri("compute.sh"), "Args": ["compute", q.name]}, q.custom_actions),
+            "Iam": {"S3Access": [dict(x) for x in s3] + qopt.action_script_access(q.custom_actions)},
             "ComputeSettings": {"LocalStorage": {"RootVolume": {"Encrypted": True}}},
         }
-        if q.capacity == "spot" and any(len(c.instance_types) > 1 for c in plan.compute_resources):
-            qcfg["AllocationStrategy"] = "capacity-optimized"
+        strategy = qopt.allocation_strategy(q, plan)
+        if strategy:
+            qcfg["AllocationStrategy"] = strategy
         queues_cfg.append(qcfg)
     config: dict = {
         "Region": ctx.region,

@@ -212,6 +212,10 @@ def _check_compute(data) -> list[Diagnostic]:
                                  ("compute", "queues", i, "name"), code="duplicate"))
             else:
                 seen[name] = i
+        from pctl.template.model import _queue_from_resources
+
+        out += _check_queue_extras(q, i)
+        q = _queue_from_resources(q)  # compute_resources: the queue's types and counts follow from them
         mn, mx = q.get("min_count", 0), q.get("max_count", 10)
         if isinstance(mn, int) and isinstance(mx, int) and not isinstance(mn, bool) and not isinstance(mx, bool) and mn > mx:
             out.append(error(f"min_count ({mn}) is greater than max_count ({mx})", ("compute", "queues", i, "min_count"),
@@ -268,6 +272,72 @@ def _check_compute(data) -> list[Diagnostic]:
 
 def _int(v):
     return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+_ONDEMAND_STRATEGIES = ("lowest-price", "prioritized")
+
+
+def _check_queue_extras(q: dict, i: int) -> list[Diagnostic]:
+    """allocation_strategy against the capacity; explicit compute_resources against the queue's own
+    instance_types/min_count/max_count."""
+    out = []
+    p = ("compute", "queues", i)
+    strategy = q.get("allocation_strategy")
+    capacity = q.get("capacity", q.get("capacity_type", "ondemand"))  # capacity_type: the earlier format
+    if isinstance(strategy, str) and isinstance(capacity, str):
+        strategy = strategy.strip().lower().replace("_", "-")
+        spot = capacity.strip().lower().replace("-", "").replace("_", "") == "spot"
+        if not spot and strategy not in _ONDEMAND_STRATEGIES and strategy in (
+                "capacity-optimized", "price-capacity-optimized", "capacity-optimized-prioritized"):
+            out.append(error(f"allocation_strategy {strategy} applies to spot capacity only; an ondemand queue "
+                             "uses lowest-price or prioritized", p + ("allocation_strategy",), code="conflict",
+                             hint="set capacity: spot, or allocation_strategy: lowest-price"))
+        if spot and strategy == "prioritized":
+            out.append(error("allocation_strategy prioritized applies to ondemand capacity only; a spot queue uses "
+                             "capacity-optimized-prioritized", p + ("allocation_strategy",), code="conflict"))
+    crs = q.get("compute_resources")
+    if not isinstance(crs, list):
+        return out
+    names: dict[str, int] = {}
+    union: list[str] = []
+    for j, c in enumerate(crs):
+        if not isinstance(c, dict):
+            continue
+        name = c.get("name")
+        if isinstance(name, str):
+            if name in names:
+                out.append(error(f"compute resource name {name!r} is used twice in this queue",
+                                 p + ("compute_resources", j, "name"), code="duplicate"))
+            names[name] = j
+        mn, mx = _int(c.get("min_count", 0)), _int(c.get("max_count", 10))
+        if mn is not None and mx is not None and mn > mx:
+            out.append(error(f"min_count ({mn}) is greater than max_count ({mx})",
+                             p + ("compute_resources", j, "min_count"), code="range"))
+        types = c.get("instance_types")
+        if isinstance(types, list):
+            seen = set()
+            for k, t in enumerate(types):
+                if isinstance(t, str) and t in seen:
+                    out.append(error(f"instance type {t!r} is listed twice in this compute resource",
+                                     p + ("compute_resources", j, "instance_types", k), code="duplicate"))
+                seen.add(t)
+                if isinstance(t, str) and t not in union:
+                    union.append(t)
+    given = q.get("instance_types")
+    if isinstance(given, list) and union and set(x for x in given if isinstance(x, str)) != set(union):
+        out.append(error("instance_types " + ", ".join(map(str, given)) + " differ from the compute resources' "
+                         + ", ".join(union), p + ("instance_types",), code="conflict",
+                         hint="with compute_resources, leave instance_types out (it follows from them)"))
+    for key, default in (("min_count", 0), ("max_count", 10)):
+        vals = [_int(c.get(key, default)) if isinstance(c, dict) else None for c in crs]
+        if key in q and _int(q.get(key)) is not None and None not in vals and sum(vals) != q[key]:
+            out.append(error(f"{key} {q[key]} is not the sum of the compute resources' {key} ({sum(vals)})",
+                             p + (key,), code="conflict",
+                             hint=f"with compute_resources, leave {key} out (it is their sum)"))
+        elif key not in q and None not in vals and sum(vals) > 1000:
+            out.append(error(f"the compute resources' {key} add up to {sum(vals)}; a queue has at most 1000 nodes",
+                             p + ("compute_resources",), code="range"))
+    return out
 
 
 def _check_users(data) -> list[Diagnostic]:
@@ -505,6 +575,15 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
     from pctl.template.model import Template
 
     diags: list[Diagnostic] = []
+    from pctl.adopt.detect import looks_like_parallelcluster
+
+    if looks_like_parallelcluster(loaded.data):
+        name = loaded.source
+        d = loaded.locate(error(
+            "this is an AWS ParallelCluster configuration (HeadNode, Scheduling, ...), not a pctl template",
+            (), code="parallelcluster-config",
+            hint=f"turn it into a pctl template: pctl template import {name} -o template.yaml"))
+        return ValidationResult(source=loaded.source, loaded=loaded, diagnostics=[d])
     if isinstance(loaded.data, dict) and ("extends" in loaded.data or "remove" in loaded.data):
         from pctl.template.extends import ExtendsFailed, resolve_extends
 
@@ -546,6 +625,7 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
             if rw:
                 diags.append(warning(rw, ("software",), code="catalog-release"))
         diags += catalog_checks(loaded.data, catalog, arch=arch)
+    diags = _point_at_upgrade(diags, loaded)
     # locate, de-duplicate, sort
     seen = set()
     located = []
@@ -559,6 +639,28 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
     # an error from the model and from the cross rules on the same path: keep both only if different
     result.diagnostics = sorted(located, key=sort_key)
     return result
+
+
+def _point_at_upgrade(diags: list[Diagnostic], loaded: LoadedTemplate) -> list[Diagnostic]:
+    """Errors an earlier-format template typically has (its queue fields, Spack versions and packages that
+    moved on) name the command that fixes a whole file."""
+    from dataclasses import replace
+
+    from pctl.adopt.detect import LEGACY_QUEUE_KEYS, legacy_markers
+
+    fix = f"pctl template upgrade {loaded.source} -o upgraded.yaml"
+    legacy = legacy_markers(loaded.data)
+    out = []
+    for d in diags:
+        if d.code == "unknown-key" and d.path and d.path[-1] in LEGACY_QUEUE_KEYS:
+            new = LEGACY_QUEUE_KEYS[d.path[-1]]
+            d = replace(d, message=f"unknown key {d.path[-1]!r}: the earlier pctl format's {d.path[-1]} is {new} now",
+                        hint=f"{fix} rewrites it (and older Spack versions)")
+        elif d.is_error and (d.code in ("spack-unknown-version", "spack-unknown-package", "spack-unknown-variant")
+                             or (legacy and d.code == "unknown-key")):
+            d = replace(d, hint=(f"{d.hint}; " if d.hint else "") + f"for a whole file: {fix}")
+        out.append(d)
+    return out
 
 
 def validate_file(path: Path, source: str | None = None, **kw) -> ValidationResult:
