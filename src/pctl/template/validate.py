@@ -437,7 +437,13 @@ def _storage_rules(s: dict, i: int) -> list[Diagnostic]:
         out.append(error("EFS grows automatically; remove size_gb", p + ("size_gb",), code="invalid"))
     if typ == "ebs" and size is not None and not (1 <= size <= 16384):
         out.append(error(f"an EBS volume is 1 to 16384 GB, got {size}", p + ("size_gb",), code="range"))
-    if typ == "fsx_lustre" and size is not None and not (size == 1200 or (size >= 2400 and size % 2400 == 0)):
+    scratch1 = str(s.get("deployment_type") or "").upper() == "SCRATCH_1"
+    if typ == "fsx_lustre" and size is not None and scratch1 and not (
+            size in (1200, 2400) or (size >= 3600 and size % 3600 == 0)):
+        out.append(error(f"FSx for Lustre SCRATCH_1 capacity is 1200, 2400 or a multiple of 3600 GB, got {size}",
+                         p + ("size_gb",), code="range"))
+    elif typ == "fsx_lustre" and size is not None and not scratch1 and not (
+            size == 1200 or (size >= 2400 and size % 2400 == 0)):
         lower = max(1200, (size // 2400) * 2400)
         out.append(error(f"FSx for Lustre capacity is 1200, 2400 or a multiple of 2400 GB, got {size} "
                          f"(try {lower} or {lower + 2400 if lower >= 2400 else 2400})", p + ("size_gb",), code="range"))
