@@ -221,7 +221,7 @@ def render_template(ctx: dict[str, Any]) -> str:
 
 def analyze(doc: dict[str, Any], catalog=None, profile: dict[str, Any] | None = None, *,
             remap_ids_from: int | None = None, cluster_name: str | None = None, region: str | None = None,
-            validate: bool = True) -> Analysis:
+            validate: bool = True, max_packages: int = MAX_SPECS) -> Analysis:
     from pctl.capture.document import reparse
 
     doc = reparse(doc)
@@ -230,7 +230,7 @@ def analyze(doc: dict[str, Any], catalog=None, profile: dict[str, Any] | None = 
     host = view.get("host") or {}
     sched = view.get("scheduler") or {}
     usage = {str(k): int(v) for k, v in ((profile or {}).get("modules") or {}).items() if isinstance(v, int)}
-    kept, allmaps = map_software(view, catalog, usage)
+    kept, allmaps = map_software(view, catalog, usage, limit=max_packages)
     queues, qnotes = map_queues(view, profile)
     ug = map_users(view, remap_ids_from)
     st = map_storage(view)
@@ -239,6 +239,10 @@ def analyze(doc: dict[str, Any], catalog=None, profile: dict[str, Any] | None = 
     hier = any(m.get("parents") for m in ((view.get("modules") or {}).get("modules") or []) if isinstance(m, dict))
     where = meta.get("target") or host.get("hostname") or "an on-prem cluster"
     cname = cluster_name or _cluster_name(sched.get("cluster_name") or host.get("hostname") or meta.get("target"))
+    if not 1 <= max_packages <= MAX_SPECS:
+        from pctl.errors import UsageError
+
+        raise UsageError(f"--max-packages must be 1 to {MAX_SPECS} (the template's limit), got {max_packages}")
     if rules.cluster_name_problem(cname):
         from pctl.errors import UsageError
 
@@ -261,7 +265,8 @@ def analyze(doc: dict[str, Any], catalog=None, profile: dict[str, Any] | None = 
         "specs": kept, "users": ug["users"], "groups": ug["groups"], "storage": st,
     }
     text = render_template(ctx)
-    report = _report(doc, view, catalog, kept, allmaps, queues, qnotes, ug, st, os_name, os_why, profile)
+    report = _report(doc, view, catalog, kept, allmaps, queues, qnotes, ug, st, os_name, os_why, profile,
+                     limit=max_packages)
     valid, errors = True, []
     if validate:
         from pctl.template.validate import validate_text

@@ -12,7 +12,8 @@ def _clean_comment(text: Any, limit: int = 220) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _report(doc, view, catalog, kept, allmaps, queues, qnotes, ug, st, os_name, os_why, profile) -> dict[str, Any]:
+def _report(doc, view, catalog, kept, allmaps, queues, qnotes, ug, st, os_name, os_why, profile,
+            limit: int = 500) -> dict[str, Any]:
     meta = doc.get("meta") or {}
     host = view.get("host") or {}
     soft = [m.to_dict() for m in allmaps]
@@ -22,7 +23,12 @@ def _report(doc, view, catalog, kept, allmaps, queues, qnotes, ug, st, os_name, 
     for d, m in zip(soft, allmaps):
         d["kept"] = id(m) in kept_ids
     counts = {k: sum(1 for d in soft if d["status"] == k) for k in ("mapped", "approximated", "unverified",
-                                                                      "not_mappable", "skipped")}
+                                                                      "not_mappable", "skipped", "dropped")}
+    dropped = sorted((d for d in soft if d["status"] == "dropped"), key=lambda d: d.get("rank") or 0)
+    kept_by: dict[str, int] = {}
+    for d in soft:
+        if d["kept"] and d.get("kept_because"):
+            kept_by[d["kept_because"]] = kept_by.get(d["kept_because"], 0) + 1
     notes = list(qnotes)
     for c in view.get("compilers") or []:
         notes.append(f"system compiler on the login node: {c.get('name')} {c.get('version') or ''} "
@@ -56,6 +62,10 @@ def _report(doc, view, catalog, kept, allmaps, queues, qnotes, ug, st, os_name, 
         },
         "os": {"onprem": (view.get("os") or {}).get("pretty_name"), "template": os_name, "why": os_why},
         "software": soft,
+        "selection": {"limit": limit, "packages": len(kept) + len(dropped), "kept": len(kept), "kept_by": kept_by,
+                      "dropped": [{"package": d["package"], "spec": d["spec"], "module": d["full_name"],
+                                   "also": d.get("also") or [], "rank": d.get("rank"), "reason": d["reason"]}
+                                  for d in dropped]},
         "queues": queues,
         "users": ug["report_users"],
         "groups": ug["report_groups"],
@@ -93,7 +103,8 @@ def render_markdown(rep: dict[str, Any]) -> str:
     for k, label in (("modules", "on-prem modules"), ("specs", "Spack specs in the template"),
                      ("software_mapped", "mapped (same version)"), ("software_approximated", "approximated"),
                      ("software_unverified", "mapped, not verified"), ("software_not_mappable", "not mappable"),
-                     ("software_skipped", "skipped (hidden, duplicates)"), ("queues", "queues"),
+                     ("software_skipped", "skipped (hidden, other versions, duplicates)"),
+                     ("software_dropped", "packages left out (over the package limit)"), ("queues", "queues"),
                      ("users_kept", "users kept"), ("users_skipped", "users skipped"), ("groups", "groups"),
                      ("shared_storage", "shared storage")):
         add(f"| {label} | {s.get(k, 0)} |")
@@ -115,6 +126,23 @@ def render_markdown(rep: dict[str, Any]) -> str:
         for d in rows:
             add(f"| {_md(d['full_name'])}{' (default)' if d.get('default') else ''} | {_md(d.get('where') or '')} | "
                 f"{_md(d.get('spec') or '—')}{'' if d.get('kept') or not d.get('spec') else ' (not added)'} | {_md(d.get('reason'))} |")
+    sel = rep.get("selection") or {}
+    if sel.get("dropped"):
+        add("")
+        add(f"## Left out of the template: over the package limit ({len(sel['dropped'])})")
+        add("")
+        taken = ", ".join(f"{n} {k}" for k, n in sel.get("kept_by", {}).items())
+        add(f"The site has {sel['packages']} Spack packages; the template holds {sel['limit']} (`--max-packages`). "
+            f"Kept, in this order: {taken} (compilers and MPI, then the site's defaults, then what batch jobs load, "
+            "then what users load in their shells, then one scientific domain at a time). Each package below is "
+            "**not** in the template: raise `--max-packages`, or put them in a second template that `extends:` "
+            "this one.")
+        add("")
+        add("| package | Spack spec | on-prem modules | rank | why |")
+        add("|---|---|---|---|---|")
+        for d in sel["dropped"]:
+            mods = ", ".join([d["module"]] + list(d.get("also") or [])[:3]) + (" ..." if len(d.get("also") or []) > 3 else "")
+            add(f"| {_md(d['package'])} | {_md(d['spec'])} | {_md(mods)} | {d.get('rank') or ''} | {_md(d['reason'])} |")
     add("")
     add("## Queues")
     add("")
