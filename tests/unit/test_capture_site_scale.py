@@ -84,11 +84,13 @@ def _site(catalog: Catalog, *, seed: int = 13):
 @pytest.fixture(scope="module")
 def site_catalog():
     """The real catalog when available; else a catalog of 9,000 made-up packages in the same shape."""
-    from conftest import real_catalog_path
+    import os
+    from pathlib import Path
 
-    p = real_catalog_path()
-    if p is not None:
-        return Catalog.load(p)
+    env = os.environ.get("PCTL_TEST_SPACK_INDEX")
+    real = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data" / "spack-packages.json"
+    if real.is_file() and not os.environ.get("PCTL_TEST_SYNTHETIC_CATALOG"):
+        return Catalog.load(real)
     rnd = random.Random(7)
     words = ["genome", "molecular dynamics", "climate", "fluid", "linear algebra", "hdf5", "plot", "compiler",
              "neural", "statistics", "library"]

@@ -472,6 +472,16 @@ class _Upgrader:
                                                  if ";" in d.message else "not a field of the current format (the "
                                                  "earlier pctl ignored unknown keys): removed", shown))
                     touched = True
+            elif d.code == "install-time" and isinstance(doc.get("software"), dict):
+                sw = doc["software"]
+                keys = list(sw.keys())
+                pos = keys.index("spack_packages") + 1 if "spack_packages" in keys else len(keys)
+                sw.insert(pos, "install", "ami")
+                self.findings.append(Finding(NOTE, "software.install", "the install cannot finish at boot "
+                                             f"({d.message.split(';')[0].removeprefix('the software install is ')}); "
+                                             "the template now installs from an AMI: run pctl ami build -t FILE "
+                                             "before pctl create", None, "ami"))
+                touched = True
             elif d.code == "head-node-memory":
                 compute = doc.get("compute")
                 head = compute.get("head_node") if isinstance(compute, dict) else None

@@ -156,6 +156,8 @@ def render_template(ctx: dict[str, Any]) -> str:
             add("      efa: true           # multi-node MPI: Elastic Fabric Adapter")
     add("software:")
     add(f"  modules: {ctx['modules_layout']}    # {_clean_comment(ctx['modules_why'])}")
+    if ctx.get("install_note"):
+        add(f"  install: ami              # {_clean_comment(ctx['install_note'], 300)}")
     specs = ctx["specs"]
     if specs:
         add("  spack_packages:")
@@ -219,6 +221,24 @@ def render_template(ctx: dict[str, Any]) -> str:
 
 # ============================================================================================ analyze
 
+def _install_at_boot_problem(text: str, catalog) -> str | None:
+    """When the generated software cannot be installed at boot (the head node's 4 h limit), why, with the
+    numbers: the template then says software.install: ami."""
+    from pctl.template.validate import validate_text
+
+    res = validate_text(text, "<generated template>", catalog=catalog, use_catalog=catalog is not None)
+    if res.template is None or not res.template.software.spack_packages:
+        return None
+    from pctl.spack.buildplan import assess
+
+    verdict = assess(res.template, catalog=catalog, purpose="boot")
+    if verdict.fits:
+        return None
+    return (f"the software install is estimated at {verdict.install_text()} ({len(verdict.from_source)} packages "
+            "build from source): more than a head node may take at boot (4 h). Build the AMI once with "
+            "'pctl ami build -t FILE'; pctl create then uses it")
+
+
 def analyze(doc: dict[str, Any], catalog=None, profile: dict[str, Any] | None = None, *,
             remap_ids_from: int | None = None, cluster_name: str | None = None, region: str | None = None,
             validate: bool = True, max_packages: int = MAX_SPECS) -> Analysis:
@@ -265,8 +285,14 @@ def analyze(doc: dict[str, Any], catalog=None, profile: dict[str, Any] | None = 
         "specs": kept, "users": ug["users"], "groups": ug["groups"], "storage": st,
     }
     text = render_template(ctx)
+    install_note = _install_at_boot_problem(text, catalog)
+    if install_note:  # a site's worth of software cannot install at boot: the template is meant for an AMI
+        ctx["install_note"] = install_note
+        text = render_template(ctx)
     report = _report(doc, view, catalog, kept, allmaps, queues, qnotes, ug, st, os_name, os_why, profile,
                      limit=max_packages)
+    if install_note:
+        report["notes"].insert(0, install_note)
     valid, errors = True, []
     if validate:
         from pctl.template.validate import validate_text

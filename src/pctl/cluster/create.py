@@ -117,6 +117,10 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
         if custom_ami:
             _echo(f"using AMI {custom_ami}: it already has this template's software (fingerprint "
                   f"{prepared.fingerprint[:12]})", quiet)
+        elif getattr(prepared.template.software, "install", None) == "ami":  # the template says: never at boot
+            raise PctlError(f"{prepared.ref.display} installs its software from an AMI (software.install: ami), and "
+                            f"no AMI has this software yet (fingerprint {prepared.fingerprint[:12]}, ParallelCluster "
+                            f"{pc_version})", hint=f"build it once: pctl ami build -t {opts.template}")
     if custom_ami and prepared.software_mode != "ami":
         prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog, software_mode="ami")
     # who may SSH

@@ -51,12 +51,13 @@ def validate_refs(refs: list[str], *, catalog=None, use_catalog: bool = True) ->
     return out
 
 
-def load_valid(ref: str, *, catalog=None, use_catalog: bool = True):
-    """Resolve, load and validate one template; raise TemplateInvalid with every error when invalid."""
+def load_valid(ref: str, *, catalog=None, use_catalog: bool = True, purpose: str | None = None):
+    """Resolve, load and validate one template; raise TemplateInvalid with every error when invalid.
+    ``purpose`` ('boot' or 'ami') judges the software install against that limit (see validate_loaded)."""
     from pctl.template.resolve import resolve
 
     tref = resolve(ref)
-    result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog)
+    result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog, purpose=purpose)
     if not result.ok:
         lines = [d.format() for d in result.errors]
         raise TemplateInvalid(f"{tref.display} is not valid:\n" + "\n".join(lines), result=result)

@@ -244,6 +244,10 @@ class Software(_Model):
     mirrors: list[Mirror] = Field(default_factory=list, max_length=20,
                                   description="Extra Spack build caches, tried before the public ones.")
     modules: Annotated[Literal["flat", "hierarchical"], BeforeValidator(_lower_token)] = "flat"
+    install: Optional[Annotated[Literal["boot", "ami"], BeforeValidator(_lower_token)]] = Field(
+        None, description="Where the software is installed: 'boot' (by the head node while the cluster starts; "
+                          "must finish within its 4 h bootstrap limit) or 'ami' (baked once with 'pctl ami build'; "
+                          "pctl create uses that AMI). Default: 'ami' with cluster.custom_ami, else 'boot'.")
 
 class Group(_Model):
     name: GroupName

@@ -6,6 +6,7 @@ span several fields run on the raw data, so they still report while other sectio
 
 from __future__ import annotations
 
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -532,6 +533,8 @@ def _check_misc(data) -> list[Diagnostic]:
 # ---------------------------------------------------------------- Spack catalog
 
 def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diagnostic]:
+    """Every spec against the catalog (packages, versions, variants) and packages listed twice. Whether the
+    install builds from source and finishes in time is :func:`software_checks` (one answer with the plan)."""
     from pctl.spack.catalog import check_spec
     from pctl.spack.spec import SpecSyntaxError, parse_spec
 
@@ -556,26 +559,58 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
         if len(idx) > 1:
             out.append(warning(f"{name} is listed {len(idx)} times; one Spack environment concretizes one {name} unless "
                                "the versions are meant to coexist", ("software", "spack_packages", idx[-1]), code="duplicate-package"))
-    if parsed and arch:
-        try:
-            from pctl.spack.estimate import likely_from_source
-        except ImportError:  # pragma: no cover
-            likely_from_source = None
-        if likely_from_source is not None:
-            slow = [(i, s) for i, s in parsed if likely_from_source(s, arch)]
-            if slow:
-                names_txt = ", ".join(str(s.name) for _, s in slow[:12]) + (" ..." if len(slow) > 12 else "")
-                out.append(warning(
-                    f"{len(slow)} package{'s' if len(slow) != 1 else ''} will likely build from source on {arch} "
-                    f"(not in the public ParallelCluster build caches): {names_txt}",
-                    ("software", "spack_packages", slow[0][0]), code="build-from-source",
-                    hint="bake them into a custom AMI once (pctl ami build) instead of installing at every boot"))
     return out
 
 
 # ---------------------------------------------------------------- entry points
 
-def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True) -> ValidationResult:
+def software_checks(data: dict, template, catalog, purpose: str | None = None, source: str = "FILE") -> list[Diagnostic]:
+    """What the install takes, from :func:`pctl.spack.buildplan.assess` (the same answer `create --dry-run` and
+    `pctl ami build` give): packages that build from source (a warning naming each with its minutes), and an
+    install that cannot finish within its limit (an error with the numbers and the fix)."""
+    from pctl.spack.buildplan import assess
+
+    if template is None or not template.software.spack_packages:
+        return []
+    try:
+        verdict = assess(template, catalog=catalog, purpose=purpose)
+    except Exception as exc:  # an estimate never breaks validation
+        return [warning(f"could not estimate the software install: {exc}", ("software",), code="estimate")]
+    out: list[Diagnostic] = []
+    specs = _items(data, "software", "spack_packages")
+    first = 0
+    if verdict.from_source:
+        names = {p.name for p in verdict.from_source}
+        for i, s in enumerate(specs):
+            if isinstance(s, str) and re.split(r"[@%+~^ =]", s.strip(), maxsplit=1)[0] in names:
+                first = i
+                break
+        n = len(verdict.from_source)
+        out.append(warning(
+            f"{n} package{'s' if n != 1 else ''} will build from source on {template.arch} (not in the public "
+            f"ParallelCluster build caches): {verdict.source_text(12)}; the whole install takes about "
+            f"{verdict.estimate.summary().removeprefix('about ')}",
+            ("software", "spack_packages", first), code="build-from-source",
+            hint=("they build once, in the AMI (pctl ami build)" if verdict.purpose == "ami" else
+                  "bake them into a custom AMI once (pctl ami build) instead of installing at every boot")))
+    # at boot the head-node limit is fixed: an install that cannot fit fails here; an AMI build has its own
+    # limit (--max-hours), checked by `pctl ami build` with the same numbers
+    problem = verdict.problem() if verdict.purpose == "boot" else None
+    if problem:
+        out.append(error(problem, ("software", "spack_packages"), code="install-time",
+                         hint=verdict.fix(source)))
+    elif verdict.tight:
+        out.append(warning(
+            f"the software install is estimated at {verdict.install_text()}; it fits the head node's 4 h bootstrap "
+            "limit only without pctl's usual 50% margin",
+            ("software", "spack_packages"), code="install-time", hint=verdict.fix(source)))
+    return out
+
+
+def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True,
+                    purpose: str | None = None) -> ValidationResult:
+    """``purpose``: 'boot' or 'ami' judges the software install against that limit instead of the one the
+    template implies (`pctl ami build` passes 'ami')."""
     from pydantic import ValidationError
 
     from pctl.template.model import Template
@@ -631,6 +666,7 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
             if rw:
                 diags.append(warning(rw, ("software",), code="catalog-release"))
         diags += catalog_checks(loaded.data, catalog, arch=arch)
+    diags += software_checks(loaded.data, result.template, catalog if use_catalog else None, purpose, loaded.source)
     diags = _point_at_upgrade(diags, loaded)
     # locate, de-duplicate, sort
     seen = set()
