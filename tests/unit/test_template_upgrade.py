@@ -191,3 +191,19 @@ def test_validate_points_at_upgrade(pctl, catalog_path):
     assert r.returncode == 1
     assert "the earlier pctl format's capacity_type is capacity now" in r.stdout
     assert "pctl template upgrade" in r.stdout
+
+
+def test_an_upgraded_library_can_be_published(pctl, tmp_path, catalog_path, real_catalog):
+    """Before: `pctl registry index` on the earlier library writes nothing. After the upgrade (and the one
+    file with a YAML error fixed or removed by a person), it indexes every template."""
+    lib = tmp_path / "seeds"
+    shutil.copytree(LIBRARY, lib)
+    env = {"PCTL_SPACK_INDEX": str(catalog_path)}
+    assert pctl("registry", "index", str(lib), env=env).returncode == 1
+    assert not (lib / "index.json").exists()
+    assert pctl("template", "upgrade", str(lib), "--in-place", env=env).returncode == 1  # a person is needed
+    (lib / "seeds" / "library" / "rna-seq.yaml").unlink()  # the person's part: the file that does not parse
+    r = pctl("registry", "index", str(lib), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    index = json.loads((lib / "index.json").read_text())
+    assert len(index["templates"]) == 41
