@@ -564,7 +564,8 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
 
 # ---------------------------------------------------------------- entry points
 
-def software_checks(data: dict, template, catalog, purpose: str | None = None, source: str = "FILE") -> list[Diagnostic]:
+def software_checks(data: dict, template, catalog, purpose: str | None = None, source: str = "FILE", *,
+                    name_source_builds: bool = True) -> list[Diagnostic]:
     """What the install takes, from :func:`pctl.spack.buildplan.assess` (the same answer `create --dry-run` and
     `pctl ami build` give): packages that build from source (a warning naming each with its minutes), and an
     install that cannot finish within its limit (an error with the numbers and the fix)."""
@@ -579,7 +580,7 @@ def software_checks(data: dict, template, catalog, purpose: str | None = None, s
     out: list[Diagnostic] = []
     specs = _items(data, "software", "spack_packages")
     first = 0
-    if verdict.from_source:
+    if verdict.from_source and name_source_builds:
         names = {p.name for p in verdict.from_source}
         for i, s in enumerate(specs):
             if isinstance(s, str) and re.split(r"[@%+~^ =]", s.strip(), maxsplit=1)[0] in names:
@@ -666,7 +667,9 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
             if rw:
                 diags.append(warning(rw, ("software",), code="catalog-release"))
         diags += catalog_checks(loaded.data, catalog, arch=arch)
-    diags += software_checks(loaded.data, result.template, catalog if use_catalog else None, purpose, loaded.source)
+    # --no-catalog: specs are not checked, so neither are the build caches (the install limit still is)
+    diags += software_checks(loaded.data, result.template, catalog if use_catalog else None, purpose, loaded.source,
+                             name_source_builds=use_catalog)
     diags = _point_at_upgrade(diags, loaded)
     # locate, de-duplicate, sort
     seen = set()
