@@ -850,7 +850,9 @@ def test_user_data_stays_small_for_any_number_of_packages(aws, aws_env, base_ami
     ec2 = aws.client("ec2")
     sizes = {}
     for ref in (largest, str(big)):
-        result, _ = launch(ref, force=True, region="us-east-1")
+        # 500 packages take ~17 h by the shared estimate: the build needs a lifetime that holds them (ami build
+        # refuses to launch a builder it would have to cut); user data must not grow either way
+        result, _ = launch(ref, force=True, region="us-east-1", max_hours=48)
         inst, = instances(aws, result["build_id"])
         ud = base64.b64decode(ec2.describe_instance_attribute(InstanceId=inst["InstanceId"], Attribute="userData")[
             "UserData"]["Value"])

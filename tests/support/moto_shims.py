@@ -18,6 +18,7 @@ names the AWS behaviour it restores; none of them makes a call succeed that AWS 
 6. A template error rejects CreateStack and leaves nothing (moto keeps a half-made stack and its resources).
 7. An update that adds outputs adds their exports.
 8. ParallelCluster's official AMIs exist (owner amazon), as they do in every AWS region.
+9. FSx file systems have AWS-shaped ids (fs- and 17 hex digits) and a network interface in their subnet.
 
 With PCTL_MOTO_HOLLOW_STACKS=1 (a second server for lifecycle tests, never the create tests), a stack moto cannot
 make is recorded with its parameters and no resources, so ParallelCluster's create completes and describe, list,
@@ -345,6 +346,46 @@ def install_official_pcluster_amis() -> None:
                                               "parallelcluster:build_status": "available"}})
 
 
+def install_fsx_shim() -> None:
+    """FSx file systems as AWS makes them: ids of fs- and 17 hex digits (moto 5 makes 8, which ParallelCluster's
+    own schema rejects for FSx for Lustre), and an elastic network interface in the first subnet with the file
+    system's security groups, reported as VpcId/NetworkInterfaceIds (ParallelCluster checks an existing file
+    system's network through them)."""
+    import uuid
+
+    from moto.fsx import models as _fsx
+
+    original = _fsx.FileSystem.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        old = self.file_system_id
+        new = "fs-" + uuid.uuid4().hex[:17]
+        self.file_system_id = new
+        self.dns_name = self.dns_name.replace(old, new)
+        self.resource_arn = self.resource_arn.replace(old, new)
+
+        from moto.ec2.models import ec2_backends
+
+        ec2 = ec2_backends[self.backend.account_id][self.backend.region_name]
+        subnet = ec2.get_subnet(self.subnet_ids[0])
+        eni = ec2.create_network_interface(subnet, None, group_ids=list(self.security_group_ids or []),
+                                           description=f"ENI for FSx file system {new}")
+        self.vpc_id = subnet.vpc_id
+        self.network_interface_ids = [eni.id]
+
+    original_to_dict = _fsx.FileSystem.to_dict
+
+    def to_dict(self):
+        d = original_to_dict(self)
+        d.setdefault("VpcId", getattr(self, "vpc_id", None))
+        d.setdefault("NetworkInterfaceIds", getattr(self, "network_interface_ids", []))
+        return d
+
+    _fsx.FileSystem.__init__ = __init__
+    _fsx.FileSystem.to_dict = to_dict
+
+
 def install_all() -> None:
     install_policy_shim()
     install_cloudformation_ec2_shim()
@@ -354,6 +395,7 @@ def install_all() -> None:
     install_template_error_shim()
     install_update_exports_shim()
     install_official_pcluster_amis()
+    install_fsx_shim()
 
 
 if __name__ == "__main__":  # pragma: no cover - used by moto_tls_server

@@ -21,8 +21,14 @@ BASE = {
     "metadata": {"title": "t", "description": "d", "tags": ["x"], "version": "1", "author": "me"},
     "cluster": {"name": "c", "region": "us-east-1", "os": "rocky9", "custom_ami": "ami-0123456789abcdef0",
                 "key_name": "mykey", "tags": {"team": "hpc"}},
-    "compute": {"head_node": "t3.large", "queues": [{"name": "cpu", "instance_types": ["c6i.xlarge"],
-                                                     "subnet": "subnet-0123456789abcdef0"}]},
+    "compute": {"head_node": "t3.large",
+                "head_node_custom_actions": {ev: [{"script": "https://example.org/u.sh", "args": ["a"]}]
+                                             for ev in ("on_node_start", "on_node_configured", "on_node_updated")},
+                "queues": [{"name": "cpu", "instance_types": ["c6i.xlarge"], "subnet": "subnet-0123456789abcdef0",
+                            "allocation_strategy": "lowest-price",
+                            "compute_resources": [{"name": "small", "instance_types": ["c6i.xlarge"]}],
+                            "custom_actions": {ev: [{"script": "s3://lab-data/pre.sh", "args": ["--fast"]}]
+                                               for ev in ("on_node_start", "on_node_configured")}}]},
     "software": {"spack_packages": ["samtools@1.21"], "mirrors": [{"url": "https://cache.example.org/spack"}], "modules": "flat"},
     "users": [{"name": "alice", "uid": 5001, "gid": 5000, "groups": ["lab"], "shell": "/bin/bash",
                "ssh_public_keys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice"]}],
@@ -52,6 +58,17 @@ FIELDS = {
     ("compute", "queues", 0, "instance_types", 0): True,
     ("compute", "queues", 0, "subnet"): True,
     ("compute", "queues", 0, "capacity"): True,
+    ("compute", "queues", 0, "allocation_strategy"): True,
+    ("compute", "queues", 0, "compute_resources", 0, "name"): True,
+    ("compute", "queues", 0, "compute_resources", 0, "instance_types", 0): True,
+    **{("compute", "queues", 0, "custom_actions", ev, 0, "script"): True
+       for ev in ("on_node_start", "on_node_configured")},
+    **{("compute", "queues", 0, "custom_actions", ev, 0, "args", 0): True
+       for ev in ("on_node_start", "on_node_configured")},
+    **{("compute", "head_node_custom_actions", ev, 0, "script"): True
+       for ev in ("on_node_start", "on_node_configured", "on_node_updated")},
+    **{("compute", "head_node_custom_actions", ev, 0, "args", 0): True
+       for ev in ("on_node_start", "on_node_configured", "on_node_updated")},
     ("software", "spack_packages", 0): True,
     ("software", "mirrors", 0): True,
     ("software", "mirrors", 0, "url"): True,
@@ -77,7 +94,14 @@ FIELDS = {
 
 
 # AWS tag values legitimately allow unicode letters, spaces and . / - (tags only ever reach AWS APIs).
-ALLOWED_BY_GRAMMAR = {("cluster", "tags", "team"): {"ünïcödé", "a b", "-rf", "../../etc/passwd"}}
+ALLOWED_BY_GRAMMAR = {("cluster", "tags", "team"): {"ünïcödé", "a b", "-rf", "../../etc/passwd"},
+                      # one word handed to the user's own script as an argument (never through a shell)
+                      **{p: {"-rf", "../../etc/passwd"} for p in (
+                          ("compute", "queues", 0, "custom_actions", "on_node_start", 0, "args", 0),
+                          ("compute", "queues", 0, "custom_actions", "on_node_configured", 0, "args", 0),
+                          ("compute", "head_node_custom_actions", "on_node_start", 0, "args", 0),
+                          ("compute", "head_node_custom_actions", "on_node_configured", 0, "args", 0),
+                          ("compute", "head_node_custom_actions", "on_node_updated", 0, "args", 0))}}
 
 
 def set_path(doc, path, value):

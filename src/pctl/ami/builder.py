@@ -84,8 +84,13 @@ def start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, cat
 
     _check_options(opts)
     prepared = prepare(CreateOptions(template=opts.template, region=opts.region), catalog=catalog,
-                       use_catalog=use_catalog)
+                       use_catalog=use_catalog, purpose="ami")
     t = prepared.template
+    from pctl.spack.buildplan import assess
+
+    verdict = assess(t, catalog=catalog, purpose="ami", ami_max_hours=opts.max_hours)  # validate's answer
+    if verdict.problem():
+        raise PctlError(f"{prepared.ref.display}: {verdict.problem()}", hint=verdict.fix(opts.template))
     if not t.software.spack_packages:
         raise PctlError(f"{prepared.ref.display} has no software.spack_packages: there is nothing to bake into an AMI",
                         hint="clusters without Spack packages start from the official ParallelCluster AMI: "

@@ -124,7 +124,7 @@ class Mapping:
     full_name: str
     name: str  # on-prem name (module name without version)
     onprem_version: str | None
-    status: str  # mapped | approximated | unverified | not_mappable | skipped
+    status: str  # mapped | approximated | unverified | not_mappable | skipped | dropped (over the package limit)
     reason: str = ""
     package: str | None = None
     version: str | None = None  # Spack version in the spec (None: unpinned)
@@ -136,6 +136,11 @@ class Mapping:
     default: bool = False
     also: list[str] = field(default_factory=list)  # other on-prem modules folded into this spec
     used_by_jobs: int = 0
+    used_in_shells: int = 0  # users' shell start-up files that load it
+    loaded_at_login: bool = False  # the site loads it for everyone (profile.d, LMOD_SYSTEM_DEFAULT_MODULES)
+    marked_default: bool = False  # the module system marks this version as the default
+    rank: int | None = None  # position in the selection order (kept or left out)
+    kept_because: str | None = None  # the selection tier that kept it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,7 +13,7 @@ import re
 from typing import Any, Mapping
 
 # sections whose failure is normal (the command is optional on most clusters)
-_OPTIONAL = ("hw.gpu_", "compiler.", "mpi.", "cuda.", "modules.version")
+_OPTIONAL = ("hw.gpu_", "compiler.", "mpi.", "cuda.", "modules.version", "modules.shell_loads")
 
 
 def _out(sections: Mapping[str, Mapping[str, Any]], name: str) -> str | None:
@@ -228,7 +228,7 @@ def _modules(sections) -> dict[str, Any]:
             if (d.get("mpath"), d["full_name"]) in by_sec or (d.get("mpath") is None and d["full_name"] in names_only):
                 d["default"] = True
     modulepath = [p for p in (env.get("MODULEPATH") or "").split(":") if p]
-    return {
+    out = {
         "system": kind,
         "version": version,
         "source": source,
@@ -237,6 +237,28 @@ def _modules(sections) -> dict[str, Any]:
         "modules": mods,
         "warnings": warnings,
     }
+    loads = _shell_loads(_out(sections, "modules.shell_loads"))
+    if loads is not None:
+        out["shell_loads"] = loads
+    return out
+
+
+_LOAD_RE = re.compile(r"^\s*(\d+)\s+(site|login|user)\s+([A-Za-z0-9][A-Za-z0-9._+/-]{0,200})\s*$")
+
+
+def _shell_loads(text: str | None) -> dict[str, dict[str, int]] | None:
+    """`uniq -c` of "site|login|user MODULE" lines -> {"site": {module: n}, "user": {module: n}}; modules the
+    site loads at login count as site loads."""
+    if text is None:
+        return None
+    out: dict[str, dict[str, int]] = {"site": {}, "user": {}}
+    for line in text.splitlines():
+        m = _LOAD_RE.match(line)
+        if not m:
+            continue
+        scope = "user" if m.group(2) == "user" else "site"
+        out[scope][m.group(3)] = out[scope].get(m.group(3), 0) + int(m.group(1))
+    return out
 
 
 def _json_span(text: str) -> str | None:

@@ -275,10 +275,12 @@ def batch_cmd(scripts, output, as_json):
               help="Renumber UIDs/GIDs outside 1000-60000 (and uid 1000) from N instead of skipping those users.")
 @click.option("--name", "cluster_name", default=None, help="Cluster name for the template (default: from the capture).")
 @click.option("--region", default=None, help="AWS region to write into the template.")
+@click.option("--max-packages", type=click.IntRange(1, 500), default=500, show_default=True, metavar="N",
+              help="Most Spack packages the template carries; the rest are listed in the report as left out.")
 @click.option("-q", "--quiet", is_flag=True, help="No report on stderr (only errors).")
 @json_option
 def analyze_cmd(capture_file, batch_file, output, report_file, catalog, no_catalog, remap_ids_from, cluster_name,
-                region, quiet, as_json):
+                region, max_packages, quiet, as_json):
     """Turn a capture into a commented pctl template and a migration report.
 
     Modules become Spack specs (through the Spack catalog: renames, versions kept or the nearest
@@ -287,10 +289,16 @@ def analyze_cmd(capture_file, batch_file, output, report_file, catalog, no_catal
     before it is printed. The report (mapped, approximated, not mappable and why) goes to stderr, or
     to --report FILE; --json prints {template, report}.
 
+    When the site has more packages than --max-packages, the template keeps compilers and MPI, then the
+    on-prem defaults, then what batch jobs load (--batch), then what users load in their shells, then
+    packages across scientific domains in turn; every package left out is named in the report with its
+    rank and why.
+
     \b
     Examples:
       pctl capture analyze onprem-config.yaml > aws-template.yaml
       pctl capture analyze onprem.yaml --batch profile.yaml -o aws.yaml --report migration.md
+      pctl capture analyze big-site.yaml --batch profile.yaml --max-packages 200 -o aws.yaml
     """
     from pctl.capture.analyze import analyze
     from pctl.capture.document import load_document
@@ -317,7 +325,8 @@ def analyze_cmd(capture_file, batch_file, output, report_file, catalog, no_catal
     from pctl.cli.common import load_catalog
 
     cat = load_catalog(catalog, no_catalog)
-    result = analyze(doc, cat, profile, remap_ids_from=remap_ids_from, cluster_name=cluster_name, region=region)
+    result = analyze(doc, cat, profile, remap_ids_from=remap_ids_from, cluster_name=cluster_name, region=region,
+                     max_packages=max_packages)
     if as_json:
         emit_json({"schema_version": 1, "valid": result.valid, "template": result.template, "report": result.report})
     else:

@@ -23,7 +23,7 @@ COMMANDS = {
     "doctor": ("pctl.cli.doctor:doctor", "Check credentials, region, Node.js, ParallelCluster, quotas, key pair."),
     "registry": ("pctl.cli.registry:registry", "Find, share and publish templates (search, get, add sources, index)."),
     "ami": ("pctl.cli.ami:ami", "Bake a template's software into a custom AMI once; list, watch and clean up builds."),
-    "template": ("pctl.cli.template:template", "Work with one template: show it (trust included), resolve its extends: parents."),
+    "template": ("pctl.cli.template:template", "One template: show it (trust included), import a ParallelCluster config, upgrade an older template, resolve extends:."),
     "check": ("pctl.cli.check:check", "Prove that a live cluster works: modules, users, mounts and queues, with real jobs."),
     "capture": ("pctl.cli.capture:capture", "Capture an on-prem cluster over SSH and turn it into a template + migration report."),
     "cleanup": ("pctl.cli.cleanup:cleanup", "Find and remove every pctl leftover in a region (stacks, files, network, builds)."),

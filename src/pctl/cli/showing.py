@@ -46,12 +46,15 @@ def show_template(name: str, as_json: bool) -> None:
     specs = [s for s in software.get("spack_packages") or [] if isinstance(s, str)] \
         if isinstance(software.get("spack_packages"), list) else []
     est = None
-    if result.template is not None and specs:
-        from pctl.spack.estimate import estimate
-        from pctl.spack.spec import parse_spec
+    if result.template is not None and specs:  # the same answer validate and the create plan give
+        from pctl.spack.buildplan import assess
+        from pctl.spack.catalog import CatalogError, find_catalog
 
-        t = result.template
-        est = estimate([parse_spec(s) for s in t.software.spack_packages], t.cluster.os, t.arch)
+        try:
+            cat = find_catalog()
+        except CatalogError:
+            cat = None
+        est = assess(result.template, catalog=cat).estimate
     state = None
     if tref.origin == "registry":
         state = next((s for s in store.states(include_library=False) if s.name == tref.source), None)

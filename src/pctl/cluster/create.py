@@ -198,6 +198,10 @@ def resolve_decisions(prepared, opts, *, profile=None, catalog=None, use_catalog
             say(f"using AMI {img['ImageId']}: it already has this template's software (fingerprint "
                 f"{prepared.fingerprint[:12]})")
             ami = AmiChoice(img["ImageId"], "matching", root_gb=ec2.image_root_gb(img), tags=ec2.image_tags(img))
+        elif getattr(prepared.template.software, "install", None) == "ami":  # the template says: never at boot
+            raise PctlError(f"{prepared.ref.display} installs its software from an AMI (software.install: ami), and "
+                            f"no AMI has this software yet (fingerprint {prepared.fingerprint[:12]}, ParallelCluster "
+                            f"{pc_version})", hint=f"build it once: pctl ami build -t {opts.template}")
     if ami.image_id and prepared.software_mode != "ami":
         prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog, software_mode="ami")
     # who may SSH

@@ -48,6 +48,7 @@ class Prepared:
     scripts: dict[str, str]
     scripts_digest: str
     warnings: list = field(default_factory=list)
+    verdict: object | None = None  # pctl.spack.buildplan.SoftwareVerdict: the same answer validate gives
 
     @property
     def cluster_name(self) -> str:
@@ -88,23 +89,30 @@ def default_region(template) -> str | None:
     return template.cluster.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
-def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, software_mode: str | None = None) -> Prepared:
+def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, software_mode: str | None = None,
+            purpose: str | None = None) -> Prepared:
     from pctl.render.scripts import ScriptOptions, render_node_scripts
     from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
     from pctl.registry.templates import load_valid
     from pctl.template.fingerprint import fingerprint
 
-    tref, result = load_valid(opts.template, catalog=catalog, use_catalog=use_catalog, overrides=overrides(opts))
+    tref, result = load_valid(opts.template, catalog=catalog, use_catalog=use_catalog, overrides=overrides(opts),
+                              purpose=purpose)
     template = result.template
     custom_ami = template.cluster.custom_ami
     specs = list(template.software.spack_packages)
     mode = software_mode or ("ami" if custom_ami else ("boot" if specs else "none"))
-    est = None
-    if specs:
-        from pctl.spack.estimate import estimate
-        from pctl.spack.spec import parse_spec
+    from pctl.spack.buildplan import assess
 
-        est = estimate([parse_spec(s) for s in specs], template.cluster.os, template.arch, catalog=catalog)
+    if use_catalog and catalog is None:  # the catalog validation used: the estimate gives the same answer
+        from pctl.spack.catalog import find_catalog
+
+        try:
+            catalog = find_catalog()
+        except Exception:
+            catalog = None
+    verdict = assess(template, catalog=catalog if use_catalog else None, purpose=purpose)
+    est = verdict.estimate
     scripts = render_node_scripts(template, ScriptOptions(software_mode=mode, spack_release=PINNED_SPACK_RELEASE,
                                                           packages_release=PINNED_PACKAGES_RELEASE))
     h = hashlib.sha256()
@@ -112,7 +120,7 @@ def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, soft
         h.update(name.encode() + b"\0" + scripts[name].encode() + b"\0")
     return Prepared(ref=tref, template=template, fingerprint=fingerprint(template), software_mode=mode,
                     custom_ami=custom_ami, estimate=est, scripts=scripts, scripts_digest=h.hexdigest()[:16],
-                    warnings=list(result.warnings))
+                    warnings=list(result.warnings), verdict=verdict)
 
 
 def software_status_key(cluster_name: str) -> str:
@@ -302,6 +310,11 @@ def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> d
             "packages": [{"name": p.name, "minutes": round(p.minutes, 1), "how": p.how, "reason": p.reason}
                          for p in est.packages],
         }
+        software["from_source"] = [p.name for p in prepared.verdict.from_source]  # as pctl validate says
+    notes = list(rendered.notes)
+    if getattr(t.software, "install", None) == "ami" and not prepared.custom_ami:
+        notes.append("software.install: ami: create uses the AMI 'pctl ami build' made for this software "
+                     f"(fingerprint {prepared.fingerprint[:12]}) and stops if there is none yet")
     from pctl.render.iam import actions_by_resource
 
     return {
@@ -340,7 +353,7 @@ def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> d
                    "parallelcluster": t.cluster.name, "network": d.network_plan.get("stack")},
         "head_bootstrap_timeout": rendered.head_bootstrap_timeout,
         "lookups": list(d.lookups) if dry_run else [],
-        "notes": list(rendered.notes),
+        "notes": notes,
         "warnings": [w.format() for w in prepared.warnings],
     }
 

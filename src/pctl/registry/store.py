@@ -98,18 +98,20 @@ def _metadata_text(v, limit: int) -> str:
 
 def describe(path: Path, name: str, *, resolve: bool = True) -> dict | None:
     """The entry fields of one template file; None when the file is not a template."""
-    from pctl.template.load import LoadFailed, load_file
+    from pctl.template.load import LoadFailed
 
     try:
         raw = path.read_bytes()
     except OSError:
         return None
     try:
-        loaded = load_file(path, name)
+        from pctl.template.load import decode, load_text
+
+        loaded = load_text(decode(raw, name), name, path)
     except LoadFailed as exc:
         return {"name": name, "error": exc.diagnostic.format(), "sha256": hashlib.sha256(raw).hexdigest()}
     data = loaded.data
-    if not any(k in data for k in TEMPLATE_KEYS):
+    if not is_template(data):
         return None
     if resolve and ("extends" in data or "remove" in data):
         try:
@@ -119,6 +121,17 @@ def describe(path: Path, name: str, *, resolve: bool = True) -> dict | None:
             data = resolve_extends(loaded, finder=FINDER).data
         except Exception:  # a broken parent: describe the template as written
             data = loaded.data
+    return describe_loaded(loaded, name, raw, data)
+
+
+def is_template(data) -> bool:
+    return isinstance(data, dict) and any(k in data for k in TEMPLATE_KEYS)
+
+
+def describe_loaded(loaded, name: str, raw: bytes, data: dict | None = None) -> dict:
+    """The entry fields of a template already read and parsed (``data``: the template with its extends:
+    parents merged, when the caller has it), so no file is read twice."""
+    data = loaded.data if data is None else data
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     from pctl.template.extends import _spack_key
 

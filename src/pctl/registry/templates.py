@@ -53,14 +53,16 @@ def validate_refs(refs: list[str], *, catalog=None, use_catalog: bool = True) ->
     return out
 
 
-def load_valid(ref: str, *, catalog=None, use_catalog: bool = True, overrides: dict | None = None):
+def load_valid(ref: str, *, catalog=None, use_catalog: bool = True, overrides: dict | None = None,
+               purpose: str | None = None):
     """Resolve, load and validate one template; raise TemplateInvalid with every error when invalid.
-    `overrides` (a partial template, e.g. from command-line flags) is merged in before validation."""
+    `overrides` (a partial template, e.g. from command-line flags) is merged in before validation; ``purpose``
+    ('boot' or 'ami') judges the software install against that limit (see validate_loaded)."""
     from pctl.registry.names import resolve
 
     tref = resolve(ref)
     result = validate_file(tref.path, tref.display, catalog=catalog, use_catalog=use_catalog, finder=FINDER,
-                           overrides=overrides)
+                           overrides=overrides, purpose=purpose)
     if not result.ok:
         lines = [d.format() for d in result.errors]
         raise TemplateInvalid(f"{tref.display} is not valid:\n" + "\n".join(lines), result=result)

@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from pctl.render import queue_options as qopt
 from pctl.template import rules
 
 SOFTWARE_ROOT = rules.SOFTWARE_ROOT
@@ -79,6 +80,8 @@ class ComputeResourcePlan:
     instance_types: list[str]
     min_count: int
     max_count: int
+    efa: bool | None = None  # None: the queue's
+    disable_hyperthreading: bool | None = None  # None: the queue's
 
 
 @dataclass
@@ -155,6 +158,9 @@ def split_counts(min_count: int, max_count: int, n_groups: int) -> tuple[list[tu
 
 
 def plan_queue(queue) -> QueuePlan:
+    explicit = qopt.explicit_compute_resources(queue, ComputeResourcePlan, _cr_name)
+    if explicit is not None:
+        return QueuePlan(queue.name, queue.capacity, queue.min_count, queue.max_count, explicit, [])
     groups = group_instance_types(list(queue.instance_types))
     counts, dropped = split_counts(queue.min_count, queue.max_count, len(groups))
     used: set[str] = set()
@@ -255,7 +261,11 @@ def place_queue(queue, template, network: NetworkLayout, offerings: dict | None 
         raise _no_zone(types, network, offerings, f"queue {queue.name}")
     first = usable[0]
     head_zone = first.zone == network.compute[0].zone
-    if queue.efa:
+    efa = queue.efa or any(getattr(c, "efa", None) for c in (getattr(queue, "compute_resources", None) or []))
+    if getattr(queue, "placement_group", None) and not efa:
+        return Placement([first.id], [first.zone], "a placement group needs its nodes in one zone; "
+                         + ("the head node's zone" if head_zone else f"{first.zone}"))
+    if efa:
         return Placement([first.id], [first.zone], "EFA needs its nodes in one zone (with a placement group); "
                          + ("the head node's zone" if head_zone else f"{first.zone}, the zone that offers "
                                                                      f"{', '.join(types)}"))
@@ -315,12 +325,16 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
         "Networking": {"SubnetId": ctx.network.head.id},
         "LocalStorage": {"RootVolume": head_root},
         "Iam": iam_for("head"),
-        "CustomActions": {"OnNodeConfigured": {"Script": ctx.script_uri("head.sh"), "Args": ["head"]}},
         "Imds": {"Secured": True},
     }
+    head_action = {"Script": ctx.script_uri("head.sh"), "Args": ["head"]}
     if ctx.status_key and ctx.software_mode == "boot":
         # the head node may write exactly its progress file, nothing else in the bucket (see render.iam)
-        head["CustomActions"]["OnNodeConfigured"]["Args"].append(f"s3://{ctx.scripts_bucket}/{ctx.status_key}")
+        head_action["Args"].append(f"s3://{ctx.scripts_bucket}/{ctx.status_key}")
+    head_user_actions = template.compute.head_node_custom_actions
+    head["CustomActions"] = qopt.custom_actions(head_action, head_user_actions, head=True)
+    if qopt.action_script_access(head_user_actions):  # read exactly the user's own action scripts
+        head["Iam"]["S3Access"] = qopt.action_script_access(head_user_actions)
     ssh: dict = {}
     if ctx.key_name:
         ssh["KeyName"] = ctx.key_name
@@ -339,14 +353,15 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
             entry: dict = {"Name": cr.name, "Instances": [{"InstanceType": t} for t in cr.instance_types]}
             entry["MinCount"] = cr.min_count
             entry["MaxCount"] = cr.max_count
-            if q.efa:
+            if qopt.compute_resource_efa(q, cr):
                 entry["Efa"] = {"Enabled": True}
-            if q.disable_hyperthreading:
+            if qopt.compute_resource_dht(q, cr):
                 entry["DisableSimultaneousMultithreading"] = True
             crs.append(entry)
         networking: dict = {"SubnetIds": list(plan.placement.subnets)}
-        if q.efa:
-            networking["PlacementGroup"] = {"Enabled": True}
+        placement = qopt.placement_group(q, plan)
+        if placement is not None:
+            networking["PlacementGroup"] = placement
         q_root: dict = {"Encrypted": True, "VolumeType": "gp3"}
         size, note = root_volume_size(q.root_volume_gb, ctx.ami_root_gb)
         if size:
@@ -359,12 +374,15 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
             "CapacityType": "SPOT" if q.capacity == "spot" else "ONDEMAND",
             "Networking": networking,
             "ComputeResources": crs,
-            "CustomActions": {"OnNodeConfigured": {"Script": ctx.script_uri("compute.sh"), "Args": ["compute", q.name]}},
-            "Iam": iam_for("compute"),
+            "CustomActions": qopt.custom_actions(
+                {"Script": ctx.script_uri("compute.sh"), "Args": ["compute", q.name]}, q.custom_actions),
+            "Iam": iam_for("compute") | ({"S3Access": qopt.action_script_access(q.custom_actions)}
+                                         if qopt.action_script_access(q.custom_actions) else {}),
             "ComputeSettings": {"LocalStorage": {"RootVolume": q_root}},
         }
-        if q.capacity == "spot" and any(len(c.instance_types) > 1 for c in plan.compute_resources):
-            qcfg["AllocationStrategy"] = "capacity-optimized"
+        strategy = qopt.allocation_strategy(q, plan)
+        if strategy:
+            qcfg["AllocationStrategy"] = strategy
         queues_cfg.append(qcfg)
     config: dict = {
         "Region": ctx.region,

@@ -7,7 +7,7 @@ unquoted.
 
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from pctl.template import rules
@@ -46,11 +46,22 @@ def _spec(value: str) -> str:
     try:
         parse_spec(value)
     except SpecSyntaxError as exc:
-        col = getattr(exc, "column", None)
-        where = f" (at character {col + 1})" if isinstance(col, int) else ""
-        raise PydanticCustomError("spack_spec", "invalid Spack spec {spec!r}: {msg}" + where,
-                                  {"spec": value, "msg": str(getattr(exc, "message", None) or exc)})
+        raise PydanticCustomError("spack_spec", "{text}", {"text": spec_error_text(value, exc)})
     return value
+
+
+def spec_error_text(value: str, exc) -> str:
+    """'invalid Spack spec 'bonnie++@2.00a': variant name expected after '++' (at character 7)'.
+
+    The message is formatted here, never by pydantic's template engine (which knows no !r), and the
+    position is named once even when the parser's own message already carries it."""
+    import re as _re
+
+    msg = str(getattr(exc, "message", None) or exc).strip()
+    msg = _re.sub(r"\s*\(?\bat (?:column|character|position) \d+\)?\s*$", "", msg).strip()
+    col = getattr(exc, "column", None)
+    where = f" (at character {col + 1})" if isinstance(col, int) else ""
+    return f"invalid Spack spec {value!r}: {msg}{where}"
 
 def _ami(value: str) -> str | None:
     if rules.AMI_ID_RE.fullmatch(value) or rules.AMI_NAME_RE.fullmatch(value):
@@ -133,24 +144,108 @@ class Cluster(_Model):
     key_name: Optional[Annotated[str, _check(_key_name)]] = Field(None, description="EC2 key pair for SSH.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra AWS tags for every resource.")
 
+AllocationStrategy = Literal["lowest-price", "capacity-optimized", "price-capacity-optimized", "prioritized",
+                             "capacity-optimized-prioritized"]
+ComputeResourceName = Annotated[str, _check(rules.compute_resource_name_problem)]
+
+
+def _allocation(value):
+    if isinstance(value, str):
+        return value.strip().lower().replace("_", "-")
+    return value
+
+
+class CustomAction(_Model):
+    """A script ParallelCluster downloads and runs as root on the node (after pctl's own setup)."""
+
+    script: Annotated[str, _check(rules.action_url_problem)] = Field(
+        description="s3://bucket/key or https:// URL of the script.")
+    args: list[Annotated[str, _check(rules.action_arg_problem)]] = Field(default_factory=list, max_length=50)
+
+
+class CustomActions(_Model):
+    on_node_start: list[CustomAction] = Field(default_factory=list, max_length=10,
+                                              description="Before the node is configured (before pctl's setup).")
+    on_node_configured: list[CustomAction] = Field(default_factory=list, max_length=10,
+                                                   description="After the node is configured and pctl's setup ran.")
+
+
+class HeadNodeCustomActions(CustomActions):
+    on_node_updated: list[CustomAction] = Field(default_factory=list, max_length=10,
+                                                description="After every 'pcluster update-cluster'.")
+
+
+class ComputeResource(_Model):
+    """An explicit group of instance types with its own node counts (ParallelCluster's compute resource)."""
+
+    name: Optional[ComputeResourceName] = None
+    instance_types: list[InstanceType] = Field(min_length=1, max_length=50)
+    min_count: int = Field(0, ge=0, le=1000)
+    max_count: int = Field(10, ge=1, le=1000)
+    efa: Optional[bool] = Field(None, description="Defaults to the queue's efa.")
+    disable_hyperthreading: Optional[bool] = Field(None, description="Defaults to the queue's.")
+
+
+def _queue_from_resources(data):
+    """compute_resources given without instance_types/min_count/max_count: the queue's totals follow
+    from them (the union of the types, the sums of the counts)."""
+    if not isinstance(data, dict) or not isinstance(data.get("compute_resources"), list):
+        return data
+    crs = [c for c in data["compute_resources"] if isinstance(c, dict)]
+    out = dict(data)
+    if "instance_types" not in out:
+        types: list = []
+        for c in crs:
+            for t in c["instance_types"] if isinstance(c.get("instance_types"), list) else []:
+                if isinstance(t, str) and t not in types:
+                    types.append(t)
+        if types:
+            out["instance_types"] = types
+    for key, default in (("min_count", 0), ("max_count", 10)):
+        vals = [c.get(key, default) for c in crs]
+        if key not in out and crs and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+            out[key] = sum(vals)
+    return out
+
+
 class Queue(_Model):
     name: QueueName
     instance_types: list[InstanceType] = Field(min_length=1, max_length=50)
     min_count: int = Field(0, ge=0, le=1000)
     max_count: int = Field(10, ge=1, le=1000)
     capacity: Annotated[Literal["ondemand", "spot"], BeforeValidator(_capacity)] = "ondemand"
+    allocation_strategy: Optional[Annotated[AllocationStrategy, BeforeValidator(_allocation)]] = Field(
+        None, description="How EC2 picks among the queue's instance types: lowest-price (the only choice with "
+                          "prioritized for ondemand), capacity-optimized, price-capacity-optimized, "
+                          "capacity-optimized-prioritized (spot). Default: capacity-optimized for spot queues "
+                          "with several types, else EC2's lowest-price.")
     disable_hyperthreading: bool = False
     efa: bool = False
+    placement_group: Optional[bool] = Field(None, description="Cluster placement group; defaults to efa.")
     subnet: Optional[SubnetId] = None
     root_volume_gb: Optional[int] = Field(
         None, ge=8, le=16384, description="Root volume of this queue's nodes in GiB; default: the AMI's own size. "
                                           "Never smaller than the AMI's snapshot (raised to it at create).")
+    compute_resources: Optional[list[ComputeResource]] = Field(
+        None, min_length=1, max_length=50,
+        description="Explicit compute resources with their own counts (instead of pctl grouping "
+                    "instance_types and splitting min/max_count); the queue's instance_types and counts are "
+                    "their union and sums.")
+    custom_actions: Optional[CustomActions] = Field(
+        None, description="Your own scripts on this queue's nodes, run around pctl's own setup.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def totals_from_compute_resources(cls, data):
+        return _queue_from_resources(data)
 
 class Compute(_Model):
     head_node: InstanceType = Field(description="Head node instance type, e.g. t3.large.")
     head_node_root_volume_gb: Optional[int] = Field(
         None, ge=8, le=16384, description="Head node root volume in GiB; default: the AMI's own size. Never smaller "
                                           "than the AMI's snapshot (raised to it at create).")
+    head_node_custom_actions: Optional[HeadNodeCustomActions] = Field(
+        None, description="Your own scripts on the head node, run around pctl's own setup.")
     queues: list[Queue] = Field(min_length=1, max_length=50)
 
 class Mirror(_Model):
@@ -172,6 +267,10 @@ class Software(_Model):
         description="Extra Spack build caches (https:// or s3://), tried after the official ones; signed "
                     "unless allow_unsigned: true. A URL, or {url: URL, allow_unsigned: true}.")
     modules: Annotated[Literal["flat", "hierarchical"], BeforeValidator(_lower_token)] = "flat"
+    install: Optional[Annotated[Literal["boot", "ami"], BeforeValidator(_lower_token)]] = Field(
+        None, description="Where the software is installed: 'boot' (by the head node while the cluster starts; "
+                          "must finish within its 4 h bootstrap limit) or 'ami' (baked once with 'pctl ami build'; "
+                          "pctl create uses that AMI). Default: 'ami' with cluster.custom_ami, else 'boot'.")
 
 class Group(_Model):
     name: GroupName
@@ -244,6 +343,10 @@ class Template(_Model):
 
 def json_schema() -> dict:
     schema = Template.model_json_schema()
+    queue = schema.get("$defs", {}).get("Queue", {})
+    if "instance_types" in queue.get("required", []):  # or compute_resources: the types follow from them
+        queue["required"] = [r for r in queue["required"] if r != "instance_types"]
+        queue["anyOf"] = [{"required": ["instance_types"]}, {"required": ["compute_resources"]}]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://pctl.dev/schema/template.json"
     return schema

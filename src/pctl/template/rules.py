@@ -393,3 +393,52 @@ def memory_gib(value: str) -> float | None:
 def head_node_memory_needed(total_max_nodes: int) -> float:
     """ParallelCluster's HeadNodeMemorySizeValidator: GiB the head node needs for the compute fleet."""
     return min(total_max_nodes / 25 + 0.6, 16)
+
+
+COMPUTE_RESOURCE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def compute_resource_name_problem(value: str) -> str | None:
+    """ParallelCluster's NameValidator for compute resources."""
+    if len(value) > QUEUE_NAME_MAX:
+        return f"compute resource name {value!r} is {len(value)} characters; at most {QUEUE_NAME_MAX} are allowed"
+    if not COMPUTE_RESOURCE_NAME_RE.fullmatch(value):
+        return (f"compute resource name {value!r} must start with a lowercase letter and contain only lowercase "
+                "letters, digits and hyphens")
+    if value == "default":
+        return "'default' cannot be used as a compute resource name"
+    return None
+
+
+S3_KEY_RE = re.compile(r"^[A-Za-z0-9!_.*'()/=+-]+$")
+HTTPS_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9._~/%+=@:-]*$")
+
+
+def action_url_problem(value: str) -> str | None:
+    """A custom action script: s3://bucket/key or https://host/path (ParallelCluster downloads it)."""
+    if value.startswith("s3://"):
+        bucket, _, key = value[5:].partition("/")
+        problem = bucket_problem(bucket)
+        if problem:
+            return f"script {value!r}: {problem}"
+        if not key or key.endswith("/") or not S3_KEY_RE.fullmatch(key) or "//" in key:
+            return (f"script {value!r} must name an object (s3://bucket/path/script.sh) made of letters, digits "
+                    "and ! _ . * ' ( ) / = + -")
+        return None
+    if value.startswith("https://"):
+        if len(value) > 2048 or not HTTPS_URL_RE.fullmatch(value):
+            return (f"script {value!r} must be an https:// URL made of letters, digits and . _ ~ / % + = @ : - "
+                    "(no query string)")
+        return None
+    return f"script {value!r} must be an s3:// or https:// URL"
+
+
+ACTION_ARG_RE = re.compile(r"^[A-Za-z0-9._,:=/@%+-]{1,1024}$")
+
+
+def action_arg_problem(value: str) -> str | None:
+    """Arguments ParallelCluster passes to a custom action script: one word each, no shell syntax."""
+    if not ACTION_ARG_RE.fullmatch(value):
+        return (f"custom action argument {value!r} may contain only letters, digits and . _ , : = / @ % + - "
+                "(one word, at most 1024 characters; no spaces, quotes or shell characters)")
+    return None

@@ -6,6 +6,7 @@ span several fields run on the raw data, so they still report while other sectio
 
 from __future__ import annotations
 
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +213,10 @@ def _check_compute(data) -> list[Diagnostic]:
                                  ("compute", "queues", i, "name"), code="duplicate"))
             else:
                 seen[name] = i
+        from pctl.template.model import _queue_from_resources
+
+        out += _check_queue_extras(q, i)
+        q = _queue_from_resources(q)  # compute_resources: the queue's types and counts follow from them
         mn, mx = q.get("min_count", 0), q.get("max_count", 10)
         if isinstance(mn, int) and isinstance(mx, int) and not isinstance(mn, bool) and not isinstance(mx, bool) and mn > mx:
             out.append(error(f"min_count ({mn}) is greater than max_count ({mx})", ("compute", "queues", i, "min_count"),
@@ -268,6 +273,72 @@ def _check_compute(data) -> list[Diagnostic]:
 
 def _int(v):
     return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+_ONDEMAND_STRATEGIES = ("lowest-price", "prioritized")
+
+
+def _check_queue_extras(q: dict, i: int) -> list[Diagnostic]:
+    """allocation_strategy against the capacity; explicit compute_resources against the queue's own
+    instance_types/min_count/max_count."""
+    out = []
+    p = ("compute", "queues", i)
+    strategy = q.get("allocation_strategy")
+    capacity = q.get("capacity", q.get("capacity_type", "ondemand"))  # capacity_type: the earlier format
+    if isinstance(strategy, str) and isinstance(capacity, str):
+        strategy = strategy.strip().lower().replace("_", "-")
+        spot = capacity.strip().lower().replace("-", "").replace("_", "") == "spot"
+        if not spot and strategy not in _ONDEMAND_STRATEGIES and strategy in (
+                "capacity-optimized", "price-capacity-optimized", "capacity-optimized-prioritized"):
+            out.append(error(f"allocation_strategy {strategy} applies to spot capacity only; an ondemand queue "
+                             "uses lowest-price or prioritized", p + ("allocation_strategy",), code="conflict",
+                             hint="set capacity: spot, or allocation_strategy: lowest-price"))
+        if spot and strategy == "prioritized":
+            out.append(error("allocation_strategy prioritized applies to ondemand capacity only; a spot queue uses "
+                             "capacity-optimized-prioritized", p + ("allocation_strategy",), code="conflict"))
+    crs = q.get("compute_resources")
+    if not isinstance(crs, list):
+        return out
+    names: dict[str, int] = {}
+    union: list[str] = []
+    for j, c in enumerate(crs):
+        if not isinstance(c, dict):
+            continue
+        name = c.get("name")
+        if isinstance(name, str):
+            if name in names:
+                out.append(error(f"compute resource name {name!r} is used twice in this queue",
+                                 p + ("compute_resources", j, "name"), code="duplicate"))
+            names[name] = j
+        mn, mx = _int(c.get("min_count", 0)), _int(c.get("max_count", 10))
+        if mn is not None and mx is not None and mn > mx:
+            out.append(error(f"min_count ({mn}) is greater than max_count ({mx})",
+                             p + ("compute_resources", j, "min_count"), code="range"))
+        types = c.get("instance_types")
+        if isinstance(types, list):
+            seen = set()
+            for k, t in enumerate(types):
+                if isinstance(t, str) and t in seen:
+                    out.append(error(f"instance type {t!r} is listed twice in this compute resource",
+                                     p + ("compute_resources", j, "instance_types", k), code="duplicate"))
+                seen.add(t)
+                if isinstance(t, str) and t not in union:
+                    union.append(t)
+    given = q.get("instance_types")
+    if isinstance(given, list) and union and set(x for x in given if isinstance(x, str)) != set(union):
+        out.append(error("instance_types " + ", ".join(map(str, given)) + " differ from the compute resources' "
+                         + ", ".join(union), p + ("instance_types",), code="conflict",
+                         hint="with compute_resources, leave instance_types out (it follows from them)"))
+    for key, default in (("min_count", 0), ("max_count", 10)):
+        vals = [_int(c.get(key, default)) if isinstance(c, dict) else None for c in crs]
+        if key in q and _int(q.get(key)) is not None and None not in vals and sum(vals) != q[key]:
+            out.append(error(f"{key} {q[key]} is not the sum of the compute resources' {key} ({sum(vals)})",
+                             p + (key,), code="conflict",
+                             hint=f"with compute_resources, leave {key} out (it is their sum)"))
+        elif key not in q and None not in vals and sum(vals) > 1000:
+            out.append(error(f"the compute resources' {key} add up to {sum(vals)}; a queue has at most 1000 nodes",
+                             p + ("compute_resources",), code="range"))
+    return out
 
 
 def _check_users(data) -> list[Diagnostic]:
@@ -367,7 +438,13 @@ def _storage_rules(s: dict, i: int) -> list[Diagnostic]:
         out.append(error("EFS grows automatically; remove size_gb", p + ("size_gb",), code="invalid"))
     if typ == "ebs" and size is not None and not (1 <= size <= 16384):
         out.append(error(f"an EBS volume is 1 to 16384 GB, got {size}", p + ("size_gb",), code="range"))
-    if typ == "fsx_lustre" and size is not None and not (size == 1200 or (size >= 2400 and size % 2400 == 0)):
+    scratch1 = str(s.get("deployment_type") or "").upper() == "SCRATCH_1"
+    if typ == "fsx_lustre" and size is not None and scratch1 and not (
+            size in (1200, 2400) or (size >= 3600 and size % 3600 == 0)):
+        out.append(error(f"FSx for Lustre SCRATCH_1 capacity is 1200, 2400 or a multiple of 3600 GB, got {size}",
+                         p + ("size_gb",), code="range"))
+    elif typ == "fsx_lustre" and size is not None and not scratch1 and not (
+            size == 1200 or (size >= 2400 and size % 2400 == 0)):
         lower = max(1200, (size // 2400) * 2400)
         out.append(error(f"FSx for Lustre capacity is 1200, 2400 or a multiple of 2400 GB, got {size} "
                          f"(try {lower} or {lower + 2400 if lower >= 2400 else 2400})", p + ("size_gb",), code="range"))
@@ -471,6 +548,8 @@ def _check_misc(data) -> list[Diagnostic]:
 # ---------------------------------------------------------------- Spack catalog
 
 def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diagnostic]:
+    """Every spec against the catalog (packages, versions, variants) and packages listed twice. Whether the
+    install builds from source and finishes in time is :func:`software_checks` (one answer with the plan)."""
     from pctl.spack.catalog import check_spec
     from pctl.spack.spec import SpecSyntaxError, parse_spec
 
@@ -495,24 +574,54 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
         if len(idx) > 1:
             out.append(warning(f"{name} is listed {len(idx)} times; one Spack environment concretizes one {name} unless "
                                "the versions are meant to coexist", ("software", "spack_packages", idx[-1]), code="duplicate-package"))
-    if parsed and arch:
-        try:
-            from pctl.spack.estimate import likely_from_source
-        except ImportError:  # pragma: no cover
-            likely_from_source = None
-        if likely_from_source is not None:
-            slow = [(i, s) for i, s in parsed if likely_from_source(s, arch)]
-            if slow:
-                names_txt = ", ".join(str(s.name) for _, s in slow[:12]) + (" ..." if len(slow) > 12 else "")
-                out.append(warning(
-                    f"{len(slow)} package{'s' if len(slow) != 1 else ''} will likely build from source on {arch} "
-                    f"(not in the public ParallelCluster build caches): {names_txt}",
-                    ("software", "spack_packages", slow[0][0]), code="build-from-source",
-                    hint="bake them into a custom AMI once (pctl ami build) instead of installing at every boot"))
     return out
 
 
 # ---------------------------------------------------------------- entry points
+
+def software_checks(data: dict, template, catalog, purpose: str | None = None, source: str = "FILE", *,
+                    name_source_builds: bool = True) -> list[Diagnostic]:
+    """What the install takes, from :func:`pctl.spack.buildplan.assess` (the same answer `create --dry-run` and
+    `pctl ami build` give): packages that build from source (a warning naming each with its minutes), and an
+    install that cannot finish within its limit (an error with the numbers and the fix)."""
+    from pctl.spack.buildplan import assess
+
+    if template is None or not template.software.spack_packages:
+        return []
+    try:
+        verdict = assess(template, catalog=catalog, purpose=purpose)
+    except Exception as exc:  # an estimate never breaks validation
+        return [warning(f"could not estimate the software install: {exc}", ("software",), code="estimate")]
+    out: list[Diagnostic] = []
+    specs = _items(data, "software", "spack_packages")
+    first = 0
+    if verdict.from_source and name_source_builds:
+        names = {p.name for p in verdict.from_source}
+        for i, s in enumerate(specs):
+            if isinstance(s, str) and re.split(r"[@%+~^ =]", s.strip(), maxsplit=1)[0] in names:
+                first = i
+                break
+        n = len(verdict.from_source)
+        out.append(warning(
+            f"{n} package{'s' if n != 1 else ''} will build from source on {template.arch} (not in the public "
+            f"ParallelCluster build caches): {verdict.source_text(12)}; the whole install takes about "
+            f"{verdict.estimate.summary().removeprefix('about ')}",
+            ("software", "spack_packages", first), code="build-from-source",
+            hint=("they build once, in the AMI (pctl ami build)" if verdict.purpose == "ami" else
+                  "bake them into a custom AMI once (pctl ami build) instead of installing at every boot")))
+    # at boot the head-node limit is fixed: an install that cannot fit fails here; an AMI build has its own
+    # limit (--max-hours), checked by `pctl ami build` with the same numbers
+    problem = verdict.problem() if verdict.purpose == "boot" else None
+    if problem:
+        out.append(error(problem, ("software", "spack_packages"), code="install-time",
+                         hint=verdict.fix(source)))
+    elif verdict.tight:
+        out.append(warning(
+            f"the software install is estimated at {verdict.install_text()}; it fits the head node's 4 h bootstrap "
+            "limit only without pctl's usual 50% margin",
+            ("software", "spack_packages"), code="install-time", hint=verdict.fix(source)))
+    return out
+
 
 def _merge(data, over: dict):
     """Overrides into the template's data (nested mappings merged, other values replaced)."""
@@ -525,14 +634,25 @@ def _merge(data, over: dict):
 
 
 def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool = True, finder=None,
-                    overrides: dict | None = None) -> ValidationResult:
+                    overrides: dict | None = None, purpose: str | None = None) -> ValidationResult:
     """Check one loaded template (its extends: merged first, parent names found by ``finder``; ``overrides``, a
-    partial template such as command-line flags, merged in before validation)."""
+    partial template such as command-line flags, merged in before validation). ``purpose``: 'boot' or 'ami'
+    judges the software install against that limit instead of the one the template implies (`pctl ami build`
+    passes 'ami')."""
     from pydantic import ValidationError
 
     from pctl.template.model import Template
 
     diags: list[Diagnostic] = []
+    from pctl.adopt.detect import looks_like_parallelcluster
+
+    if looks_like_parallelcluster(loaded.data):
+        name = loaded.source
+        d = loaded.locate(error(
+            "this is an AWS ParallelCluster configuration (HeadNode, Scheduling, ...), not a pctl template",
+            (), code="parallelcluster-config",
+            hint=f"turn it into a pctl template: pctl template import {name} -o template.yaml"))
+        return ValidationResult(source=loaded.source, loaded=loaded, diagnostics=[d])
     if isinstance(loaded.data, dict) and ("extends" in loaded.data or "remove" in loaded.data):
         from pctl.template.extends import ExtendsFailed, resolve_extends
 
@@ -579,6 +699,10 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
             if rw:
                 diags.append(warning(rw, ("software",), code="catalog-release"))
         diags += catalog_checks(loaded.data, catalog, arch=arch)
+    # --no-catalog: specs are not checked, so neither are the build caches (the install limit still is)
+    diags += software_checks(loaded.data, result.template, catalog if use_catalog else None, purpose, loaded.source,
+                             name_source_builds=use_catalog)
+    diags = _point_at_upgrade(diags, loaded)
     # locate, de-duplicate, sort
     seen = set()
     located = []
@@ -594,7 +718,29 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
     return result
 
 
-def validate_file(path: Path, source: str | None = None, **kw) -> ValidationResult:  # kw: catalog, use_catalog, overrides
+def _point_at_upgrade(diags: list[Diagnostic], loaded: LoadedTemplate) -> list[Diagnostic]:
+    """Errors an earlier-format template typically has (its queue fields, Spack versions and packages that
+    moved on) name the command that fixes a whole file."""
+    from dataclasses import replace
+
+    from pctl.adopt.detect import LEGACY_QUEUE_KEYS, legacy_markers
+
+    fix = f"pctl template upgrade {loaded.source} -o upgraded.yaml"
+    legacy = legacy_markers(loaded.data)
+    out = []
+    for d in diags:
+        if d.code == "unknown-key" and d.path and d.path[-1] in LEGACY_QUEUE_KEYS:
+            new = LEGACY_QUEUE_KEYS[d.path[-1]]
+            d = replace(d, message=f"unknown key {d.path[-1]!r}: the earlier pctl format's {d.path[-1]} is {new} now",
+                        hint=f"{fix} rewrites it (and older Spack versions)")
+        elif d.is_error and (d.code in ("spack-unknown-version", "spack-unknown-package", "spack-unknown-variant")
+                             or (legacy and d.code == "unknown-key")):
+            d = replace(d, hint=(f"{d.hint}; " if d.hint else "") + f"for a whole file: {fix}")
+        out.append(d)
+    return out
+
+
+def validate_file(path: Path, source: str | None = None, **kw) -> ValidationResult:  # kw: validate_loaded's
     from pctl.template.load import load_file
 
     try:

@@ -123,6 +123,40 @@ _pctl_modules() {
   elif [ -n "${MODULESHOME:-}" ] && [ -x "$MODULESHOME/bin/modulecmd" ]; then   # Environment Modules 3.2
     _pctl_sec modules.avail_terse '"$MODULESHOME/bin/modulecmd" bash -t avail 2>&1 >/dev/null'
   fi
+  _pctl_shell_loads
+}
+
+# The names of the modules loaded at login by the site (profile.d, LMOD_SYSTEM_DEFAULT_MODULES) and by users'
+# own shell start-up files, counted: "COUNT site|login|user MODULE". Only module names leave the host, never
+# the files, never a user name; unreadable home directories are simply not counted.
+# shellcheck disable=SC2089  # an awk program, handed to awk as one argument: its quotes are awk's
+_pctl_loads_awk='{ line = $0; sub(/#.*/, "", line); n = split(line, part, /[;&|`(){}]/)
+  for (i = 1; i <= n; i++) {
+    m = split(part[i], t, /[ \t]+/); k = 1
+    while (k <= m && (t[k] == "" || t[k] ~ /^(then|else|do|command|builtin|time)$/)) k++
+    if (t[k] == "module" && (t[k+1] == "load" || t[k+1] == "add" || t[k+1] == "try-load" || t[k+1] == "try-add")) s = k + 2
+    else if (t[k] == "ml" && t[k+1] == "load") s = k + 2
+    else if (t[k] == "ml" && t[k+1] !~ /^(av|avail|spider|purge|list|show|help|save|restore|unload|rm|del|swap|sw|use|unuse|keyword|whatis|reset|describe|savelist|-.*)$/) s = k + 1
+    else continue
+    for (j = s; j <= m; j++) if (t[j] ~ /^[A-Za-z0-9][A-Za-z0-9._+\/-]*$/) print scope, t[j]
+  } }'
+
+_pctl_shell_loads() {
+  # shellcheck disable=SC2090
+  export _pctl_loads_awk
+  _pctl_sec modules.shell_loads '{
+    if [ -n "${LMOD_SYSTEM_DEFAULT_MODULES:-}" ]; then
+      printf "%s\n" "$LMOD_SYSTEM_DEFAULT_MODULES" | tr ": " "\n\n" | grep -E "^[A-Za-z0-9][A-Za-z0-9._+/-]*$" | sed "s/^/login /"
+    fi
+    for f in /etc/profile /etc/bashrc /etc/bash.bashrc /etc/csh.cshrc /etc/csh.login /etc/profile.d/*.sh /etc/profile.d/*.csh; do
+      if [ -f "$f" ] && [ -r "$f" ]; then awk -v scope=site "$_pctl_loads_awk" "$f"; fi
+    done
+    getent passwd | awk -F: "\$3 >= 1000 { print \$6 }" | sort -u | head -n 20000 | while IFS= read -r h; do
+      for f in "$h/.bashrc" "$h/.bash_profile" "$h/.profile" "$h/.login" "$h/.cshrc" "$h/.tcshrc" "$h/.zshrc"; do
+        if [ -f "$f" ] && [ -r "$f" ]; then awk -v scope=user "$_pctl_loads_awk" "$f"; fi
+      done
+    done
+  } 2>/dev/null | sort | uniq -c | head -n 20000'
 }
 
 _pctl_users() {
