@@ -10,8 +10,9 @@ import shutil
 import pytest
 
 from pctl.adopt.pcluster_import import import_config
-from pctl.cluster.pcluster_api import EMULATOR_SUPPRESSED, RealBackend
-from pctl.cluster.plan import CreateOptions, prepare, render_for
+from pctl.aws.pcluster import EMULATOR_SUPPRESSED, create_cluster
+from pctl.cluster.plan import CreateOptions, prepare
+from support.render import render_single_subnet
 from support import pcluster_semantics as sem
 
 pytestmark = pytest.mark.slow
@@ -123,14 +124,19 @@ def test_imported_config_passes_parallelclusters_create_dryrun(name, aws_env, mo
     path.write_text(result.text)
     prepared = prepare(CreateOptions(template=str(path), key_name="pctl-test-key"), use_catalog=False)
     bucket = f"pctl-123456789012-{region}"
-    ctx, _ = render_for(prepared, region=region, bucket=bucket, head_subnet=subnet, compute_subnets=(subnet,),
-                        ssh_cidr="203.0.113.0/24", custom_ami=prepared.template.cluster.custom_ami)
-    _buckets(aws, region, prepared, ctx, cfg)
+    zone = aws.client("ec2").describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailabilityZone"]
     ami = prepared.template.cluster.custom_ami or aws.client("ssm").get_parameter(Name=AMI_PARAM[arch])["Parameter"]["Value"]
-    _, rendered = render_for(prepared, region=region, bucket=bucket, head_subnet=subnet, compute_subnets=(subnet,),
-                             ssh_cidr="203.0.113.0/24", custom_ami=ami)
-    res = RealBackend().create_cluster(prepared.cluster_name, rendered.config, region, dryrun=True,
-                                       suppress=EMULATOR_SUPPRESSED)
+    b = render_single_subnet(prepared, region=region, bucket=bucket, subnet=subnet, ssh_cidr="203.0.113.0/24",
+                             custom_ami=ami, zone=zone)
+    _buckets(aws, region, prepared, b.ctx, cfg)
+    # the node policies, as the cluster's pctl stack makes them
+    import json
+
+    aws.client("cloudformation").create_stack(StackName=f"pctl-cluster-{prepared.cluster_name}",
+                                              TemplateBody=json.dumps(b.stack_template),
+                                              Capabilities=["CAPABILITY_NAMED_IAM"])
+    rendered = b.rendered
+    res = create_cluster(aws, prepared.cluster_name, rendered.config, dryrun=True, suppress=EMULATOR_SUPPRESSED)
     errors = [m for m in res.validation if m["level"] == "ERROR"]
     assert res.ok and res.status == "DRYRUN", (res.message, errors)
     assert sem.summary(rendered.config) == sem.summary(cfg)

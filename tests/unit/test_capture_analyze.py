@@ -483,9 +483,11 @@ def test_analyze_of_an_empty_capture_still_makes_a_template():
 
 
 def test_os_mapping():
-    assert an.map_os({"id": "rocky", "version_id": "8.9"})[0] == "rocky8"
+    # ParallelCluster publishes no Rocky AMI: a Rocky site maps to RHEL of the same release (same binaries)
+    os_name, why = an.map_os({"id": "rocky", "version_id": "8.9"})
+    assert os_name == "rhel8" and "custom_ami" in why
     assert an.map_os({"id": "rhel", "version_id": "9.4"})[0] == "rhel9"
-    assert an.map_os({"id": "centos", "version_id": "7"})[0] == "rocky8"
+    assert an.map_os({"id": "centos", "version_id": "7"})[0] == "rhel8"
     assert an.map_os({"id": "ubuntu", "version_id": "24.04"})[0] == "ubuntu2404"
     assert an.map_os({"id": "ubuntu", "version_id": "20.04"})[0] == "ubuntu2204"
     assert an.map_os({"id": "debian", "version_id": "12"})[0] == "ubuntu2404"

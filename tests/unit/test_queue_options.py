@@ -8,14 +8,15 @@ import json
 
 import pytest
 
-from pctl.render.pcluster import RenderContext, render_config
+from pctl.render.pcluster import NetworkLayout, RenderContext, Subnet, render_config
 from pctl.template.validate import validate_text
 
 BASE = {"cluster": {"name": "q", "region": "us-east-1"},
         "compute": {"head_node": "c6i.xlarge", "queues": [{"name": "cpu", "instance_types": ["c6i.2xlarge",
                                                                                             "c6a.2xlarge"]}]}}
-CTX = RenderContext(region="us-east-1", head_subnet_id="subnet-0123456789abcdef0",
-                    compute_subnet_ids=("subnet-0123456789abcdef0",), scripts_bucket="pctl-1-us-east-1",
+_SUBNET = Subnet("subnet-0123456789abcdef0", "us-east-1a", public=True)
+CTX = RenderContext(region="us-east-1", network=NetworkLayout(head=_SUBNET, compute=(_SUBNET,), source="existing"),
+                    scripts_bucket="pctl-1-us-east-1",
                     scripts_prefix="clusters/q/x/", cluster_name="q", template_name="q", fingerprint="f" * 64,
                     pctl_version="0", software_mode="none")
 
@@ -65,8 +66,10 @@ def test_explicit_compute_resources_keep_their_counts():
     q = r.template.compute.queues[0]
     assert (q.instance_types, q.min_count, q.max_count) == (["c6i.2xlarge", "c6i.8xlarge", "c6a.8xlarge"], 1, 24)
     crs = _queue_cfg(doc)["ComputeResources"]
-    assert [(c["Name"], c.get("InstanceType"), c["MinCount"], c["MaxCount"], "Efa" in c) for c in crs] == [
-        ("small", "c6i.2xlarge", 1, 20, False), ("c6i-8xlarge-flex", None, 0, 4, True)]
+    # always Instances lists: ParallelCluster refuses InstanceType on a queue that spans subnets
+    assert [(c["Name"], [i["InstanceType"] for i in c["Instances"]], c["MinCount"], c["MaxCount"], "Efa" in c)
+            for c in crs] == [("small", ["c6i.2xlarge"], 1, 20, False),
+                              ("c6i-8xlarge-flex", ["c6i.8xlarge", "c6a.8xlarge"], 0, 4, True)]
     assert [i["InstanceType"] for i in crs[1]["Instances"]] == ["c6i.8xlarge", "c6a.8xlarge"]
 
 

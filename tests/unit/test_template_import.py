@@ -9,7 +9,8 @@ import json
 import pytest
 
 from pctl.adopt.pcluster_import import import_config
-from pctl.cluster.plan import CreateOptions, prepare, render_for
+from pctl.cluster.plan import CreateOptions, prepare
+from support.render import render_single_subnet
 from support import pcluster_semantics as sem
 
 NAMES = sem.fixture_names()
@@ -24,10 +25,10 @@ def _render(tmp_path, name, text):
     path.write_text(text)
     prepared = prepare(CreateOptions(template=str(path), key_name="pctl-test-key"), use_catalog=False)
     t = prepared.template
-    _, rendered = render_for(prepared, region=t.cluster.region or "us-east-1", bucket="pctl-123456789012-us-east-1",
-                             head_subnet="subnet-0123456789abcdef0", compute_subnets=("subnet-0123456789abcdef0",),
-                             ssh_cidr=t.networking.ssh_allowed_cidr, custom_ami=t.cluster.custom_ami)
-    return prepared, rendered
+    b = render_single_subnet(prepared, region=t.cluster.region or "us-east-1", bucket="pctl-123456789012-us-east-1",
+                             subnet="subnet-0123456789abcdef0", ssh_cidr=t.networking.ssh_allowed_cidr,
+                             custom_ami=t.cluster.custom_ami)
+    return prepared, b.rendered
 
 
 def test_at_least_ten_shapes():

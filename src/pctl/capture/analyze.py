@@ -73,12 +73,15 @@ def map_os(os_info: dict[str, Any] | None) -> tuple[str, str]:
     pretty = o.get("pretty_name") or (f"{oid} {ver}".strip() or "unknown OS")
     if oid in ("rhel", "redhat") and major in ("8", "9"):
         return f"rhel{major}", f"{pretty} -> rhel{major} (same release)"
+    # ParallelCluster publishes RHEL images but no Rocky ones (Rocky needs a custom AMI): RHEL-compatible sites
+    # go to the RHEL image of their release, which runs the same binaries
     if oid in ("rocky", "almalinux", "ol", "centos", "rhel", "scientific", "fedora") or "rhel" in like:
         if major in ("8", "9"):
-            return f"rocky{major}", f"{pretty} -> rocky{major} (binary compatible with RHEL {major})"
+            return f"rhel{major}", (f"{pretty} -> rhel{major} (binary compatible; ParallelCluster publishes no "
+                                    f"{oid} AMI: for {oid}{major} itself, build one and set cluster.custom_ami)")
         if major and major.isdigit() and int(major) >= 10:
-            return "rocky9", f"{pretty} -> rocky9 (newest RHEL-compatible image ParallelCluster offers)"
-        return "rocky8", f"{pretty} -> rocky8 (RHEL/CentOS {major or '?'} is past end of life; rocky8 is the closest supported)"
+            return "rhel9", f"{pretty} -> rhel9 (newest RHEL-compatible image ParallelCluster offers)"
+        return "rhel8", f"{pretty} -> rhel8 (RHEL/CentOS {major or '?'} is past end of life; rhel8 is the closest supported)"
     if oid == "amzn":
         return "alinux2023", f"{pretty} -> alinux2023"
     if oid == "ubuntu":
