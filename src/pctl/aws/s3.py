@@ -101,3 +101,26 @@ def list_prefix(aws, bucket: str, prefix: str) -> list[str]:
                 return []
             raise
     return out
+
+
+def get_json(aws, bucket: str, key: str):
+    """The JSON document at s3://BUCKET/KEY, or None when it (or the bucket) does not exist."""
+    from botocore.exceptions import ClientError
+
+    with aws_errors():
+        try:
+            body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("NoSuchKey", "NoSuchBucket", "404"):
+                return None
+            raise
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def put_json(aws, bucket: str, key: str, doc) -> None:
+    with aws_errors():
+        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, indent=1).encode(),
+                                    ServerSideEncryption="AES256", ContentType="application/json")

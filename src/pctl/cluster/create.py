@@ -108,6 +108,10 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
     if backend.describe_cluster(name, region) is not None:
         raise PctlError(f"a cluster named {name!r} already exists in {region}",
                         hint="choose another name with --name, or delete it first: pctl delete " + name)
+    from pctl.cost import lifecycle as cost_lifecycle  # issue 15: prices, estimate, budget gate (before anything exists)
+
+    cost_estimate = cost_lifecycle.before_create(aws, prepared, region=region, public_only=opts.public_only, yes=yes,
+                                                 progress=lambda m: _echo(f"  {m}", quiet))
     # software: explicit custom AMI, else an AMI already built for this exact software
     custom_ami = None
     if prepared.custom_ami:
@@ -211,6 +215,13 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
                           f"wins over pctl's; use 'pctl ssh {name}'", quiet)
             except OSError:
                 record["ssh"] = f"ssh {DEFAULT_USER[t.cluster.os]}@{addr}"
+    # issue 15: the AWS Budget and the idle timer (reported, never fatal: the cluster exists)
+    record["cost"] = dict(cost_lifecycle.after_create(aws, prepared, region=region, bucket=bucket, estimate=cost_estimate,
+                                                      progress=lambda m: _echo(f"  {m}", quiet)),
+                          idle_hourly=cost_estimate["idle_hourly"], idle_monthly=cost_estimate["idle_monthly"],
+                          full_scale_hourly=cost_estimate["full_scale_hourly"], prices=cost_estimate["prices"])
+    for problem in record["cost"]["problems"]:
+        _echo(f"warning: {problem}", False)
     if as_json:
         emit_json(record)
     else:

@@ -163,9 +163,14 @@ def delete_cluster(aws, backend, name: str, *, yes: bool, wait: bool = True, del
                             hint="see the CloudFormation console for the stack's events, then run pctl delete again")
         report["cluster"] = "DELETE_COMPLETE"
         bucket = tags.get("pctl:bucket") or bucket
+    from pctl.cost import lifecycle as cost_lifecycle  # issue 15: budget and idle timer go with the cluster
+
+    report["cost"] = cost_lifecycle.after_delete(aws, name, _tags(info) if info is not None else None, bucket=bucket,
+                                                 progress=say)
     report["objects_deleted"] = delete_prefix(aws, bucket, f"clusters/{name}/")
     report["ssh_entry_removed"] = sshconfig.remove_host(name)
-    if info is None and not report["objects_deleted"] and not report["ssh_entry_removed"]:
+    if info is None and not report["objects_deleted"] and not report["ssh_entry_removed"] and not (
+            report["cost"]["budgets_deleted"] or report["cost"]["idle_timer_removed"]):
         raise PctlError(f"no cluster named {name!r} in {aws.region} (and nothing of it left to clean up)",
                         hint="list clusters with: pctl list")
     if delete_network or _network_unused(aws):

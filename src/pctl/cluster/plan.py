@@ -199,4 +199,7 @@ def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True) -> d
         "notes": notes + rendered.notes,
         "warnings": [d.format() for d in prepared.warnings],
     }
+    from pctl.cost.checks import plan_cost  # issue 15: idle/full-scale cost and the budget check
+
+    plan["cost"] = plan_cost(t, rendered.config, region, public_only=opts.public_only, subnet_id=t.networking.subnet_id)
     return {"dry_run": True, "plan": plan, "config": rendered.config, "scripts": prepared.scripts}

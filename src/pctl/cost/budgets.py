@@ -1,0 +1,118 @@
+"""The AWS Budget of a cluster or a project: a monthly cost budget filtered on the pctl:cluster (or
+pctl:project) cost allocation tag, with e-mail/SNS alerts at 80 % and 100 % of actual spend.
+
+Names: ``pctl-cluster-<region>-<name>`` (cluster names are unique per region; budgets are per account)
+and ``pctl-project-<project>``. A cluster budget is deleted with its cluster. A project budget stays
+while any cluster of the project exists in any region, and is deleted with the last one.
+
+The tag filter counts spend only once ``pctl:cluster``/``pctl:project`` are active cost allocation tags
+(``pctl cost activate-tags``); until then AWS reports zero for the budget.
+"""
+
+from __future__ import annotations
+
+from pctl.cost.tags import CLUSTER, PROJECT
+
+THRESHOLDS = (80.0, 100.0)
+
+
+def budget_name(*, cluster: str | None = None, region: str | None = None, project: str | None = None) -> str:
+    if project:
+        return f"pctl-project-{project}"[:100]
+    return f"pctl-cluster-{region}-{cluster}"[:100]
+
+
+def scope_of(template) -> str:
+    b = template.budget
+    return b.scope or ("project" if template.cluster.project else "cluster")
+
+
+def budget_spec(template, *, cluster_name: str, region: str) -> tuple[str, dict, list[dict], dict]:
+    """(name, Budget, notifications with subscribers, resource tags) for the template's budget. Pure."""
+    from pctl.cost.tags import resource_tags
+
+    b = template.budget
+    scope = scope_of(template)
+    if scope == "project":
+        name = budget_name(project=template.cluster.project)
+        filters = {"TagKeyValue": [f"user:{PROJECT}${template.cluster.project}"]}
+        tags = {PROJECT: template.cluster.project, "pctl:managed": "true"}
+    else:
+        name = budget_name(cluster=cluster_name, region=region)
+        filters = {"TagKeyValue": [f"user:{CLUSTER}${cluster_name}"], "Region": [region]}
+        tags = dict(resource_tags(template, cluster_name), **{"pctl:managed": "true"})
+        tags = {k: v for k, v in tags.items() if k.startswith("pctl:")}
+    budget = {
+        "BudgetName": name,
+        "BudgetType": "COST",
+        "TimeUnit": "MONTHLY",
+        "BudgetLimit": {"Amount": f"{b.monthly_usd:.2f}", "Unit": "USD"},
+        "CostFilters": filters,
+    }
+    subs = [{"SubscriptionType": "SNS" if n.startswith("arn:") else "EMAIL", "Address": n} for n in b.notify]
+    notes = []
+    if subs:
+        for pct in THRESHOLDS:
+            notes.append({"Notification": {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN",
+                                           "Threshold": pct, "ThresholdType": "PERCENTAGE"},
+                          "Subscribers": subs})
+    return name, budget, notes, tags
+
+
+def ensure_budget(aws, template, *, cluster_name: str) -> dict:
+    """Create the budget, or bring an existing one (same name) to the template's amount, filter and
+    alerts. Returns {name, scope, monthly_usd, created|updated}."""
+    from pctl.aws import budgets as api
+
+    name, budget, notes, tags = budget_spec(template, cluster_name=cluster_name, region=aws.region)
+    current = api.describe_budget(aws, name)
+    if current is None:
+        api.create_budget(aws, budget, notes, tags)
+        action = "created"
+    else:
+        api.update_budget(aws, budget)
+        have = {_key(n) for n in api.notifications(aws, name)}
+        for n in notes:
+            if _key(n["Notification"]) not in have:
+                api.create_notification(aws, name, n["Notification"], n["Subscribers"])
+        action = "updated"
+    return {"name": name, "scope": scope_of(template), "monthly_usd": template.budget.monthly_usd,
+            "filter": budget["CostFilters"], "alerts": [n["Notification"]["Threshold"] for n in notes],
+            "notify": list(template.budget.notify), "action": action}
+
+
+def _key(n: dict) -> tuple:
+    return (n.get("NotificationType"), n.get("ComparisonOperator"), float(n.get("Threshold", 0)),
+            n.get("ThresholdType", "PERCENTAGE"))
+
+
+def remove_budget(aws, *, cluster_name: str, project: str | None = None, other_project_clusters=None,
+                  progress=None) -> list[str]:
+    """Delete the cluster's budget; delete the project's budget when no other cluster of the project
+    exists (other_project_clusters: names found; None = look them up by tag). Returns the deleted names."""
+    from pctl.aws import budgets as api
+
+    deleted = []
+    name = budget_name(cluster=cluster_name, region=aws.region)
+    if api.delete_budget(aws, name):
+        deleted.append(name)
+    if project:
+        others = other_project_clusters
+        if others is None:
+            others = [c for c in project_clusters(aws, project) if c != (cluster_name, aws.region)]
+        if not others:
+            pname = budget_name(project=project)
+            if api.delete_budget(aws, pname):
+                deleted.append(pname)
+        elif progress:
+            progress(f"kept budget {budget_name(project=project)}: {len(others)} other cluster(s) of project "
+                     f"{project} still exist")
+    return deleted
+
+
+def project_clusters(aws, project: str) -> list[tuple[str, str]]:
+    """(cluster, region) of every live cluster stack tagged pctl:project=PROJECT, in every region pctl
+    has a cluster in (found through the Resource Groups Tagging API, region by region)."""
+    from pctl.aws import tagging
+
+    return tagging.cluster_stacks_with_tag(aws, PROJECT, project)
