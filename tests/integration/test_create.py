@@ -256,7 +256,9 @@ def test_status_reports_software_progress_published_by_the_head_node(aws, aws_en
     head = config["HeadNode"]
     assert head["CustomActions"]["OnNodeConfigured"]["Args"] == ["head", f"s3://{rec['bucket']}/{key}"]
     writable = [a for a in head["Iam"]["S3Access"] if a.get("EnableWriteAccess")]
-    assert writable == [{"BucketName": rec["bucket"], "KeyName": key, "EnableWriteAccess": True}]
+    assert writable == [{"BucketName": rec["bucket"], "KeyName": key, "EnableWriteAccess": True},
+                        {"BucketName": rec["bucket"], "KeyName": f"clusters/{name}/status/heartbeat.json",
+                         "EnableWriteAccess": True}]  # the head node's own status documents, nothing else
     for q in config["Scheduling"]["SlurmQueues"]:  # compute nodes never write to the pctl bucket
         assert not any(a["BucketName"] == rec["bucket"] and a["EnableWriteAccess"] for a in q["Iam"]["S3Access"])
     assert cluster_status(aws, backend, name)["software"] is None

@@ -259,3 +259,57 @@ def test_keep_without_a_timer_says_so(aws, cluster):
 
     with pytest.raises(PctlError, match="no idle timer"):
         install.keep(aws, CLUSTER, 3600)
+
+
+# ------------------------------------------------------------------------------------ the policy is enough
+
+SPECIAL = {("s3", "ListObjectsV2"): "s3:ListBucket", ("s3", "DeleteObjects"): "s3:DeleteObject",
+           ("budgets", "DeleteBudget"): "budgets:ModifyBudget"}
+
+
+class RecordingClients(fn.Clients):
+    """The function's own clients, recording every API call it makes as an IAM action."""
+
+    def __init__(self, region):
+        super().__init__(region)
+        self.actions: set[str] = set()
+
+    def __getattr__(self, service):
+        client = super().__getattr__(service)
+        if not getattr(client, "_pctl_recorded", False):
+            def record(model=None, **_):
+                svc = model.service_model.service_name
+                self.actions.add(SPECIAL.get((svc, model.name), f"{model.service_model.signing_name}:{model.name}"))
+            client.meta.events.register("before-call.*.*", record)
+            client._pctl_recorded = True
+        return client
+
+
+@pytest.mark.parametrize("action", ["auto_stop", "auto_delete"])
+def test_every_call_the_function_makes_is_allowed_by_its_policy(aws, cluster, action):
+    from pctl.cost.idle.policy import actions_of, function_policy
+
+    now = time.time()
+    b = cluster["bucket"]
+    _put(aws, b, "control.json", {"armed_at": iso(now - 5 * 3600)})
+    _put(aws, b, "heartbeat.json", _heartbeat(now, last_active=now - 3 * 3600))
+    budget = "pctl-cluster-us-east-1-lab"
+    aws.client("budgets", region="us-east-1").create_budget(AccountId="123456789012", Budget={
+        "BudgetName": budget, "BudgetType": "COST", "TimeUnit": "MONTHLY",
+        "BudgetLimit": {"Amount": "100", "Unit": "USD"}})
+    cfg = dict(_cfg(b, action), budget=budget)
+    c = RecordingClients("us-east-1")
+    fn.run(c, cfg, now=now)
+    fn.run(c, cfg, now=now + 300)  # auto_delete: the stack is gone -> cleanup and self-removal
+    allowed = actions_of(function_policy(cluster=CLUSTER, region="us-east-1", account="123456789012", bucket=b,
+                                         action=action, budget=budget))
+    assert c.actions - allowed == set(), f"calls the policy does not allow: {c.actions - allowed}"
+    assert "cloudformation:DeleteStack" in c.actions if action == "auto_delete" else "ec2:StopInstances" in c.actions
+
+
+def test_missing_control_document_means_no_action(aws, cluster):
+    now = time.time()
+    _put(aws, cluster["bucket"], "heartbeat.json", _heartbeat(now, last_active=now - 30 * 3600))
+    with pytest.raises(RuntimeError, match="control.json is missing"):
+        fn.run(fn.Clients("us-east-1"), _cfg(cluster["bucket"], "auto_delete"), now=now)
+    assert aws.client("cloudformation").describe_stacks(StackName=CLUSTER)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"

@@ -51,3 +51,21 @@ def terminate_instances(aws, instance_ids: list[str]) -> None:
     with aws_errors():
         for i in range(0, len(instance_ids), 100):
             aws.client("ec2").terminate_instances(InstanceIds=instance_ids[i:i + 100])
+
+
+def running_nodes_by_cluster(aws) -> dict[str, int]:
+    """{cluster: running or pending compute nodes} for every ParallelCluster cluster of the region (one call)."""
+    ec2 = aws.client("ec2")
+    out: dict[str, int] = {}
+    with aws_errors():
+        pages = ec2.get_paginator("describe_instances").paginate(Filters=[
+            {"Name": "tag:parallelcluster:node-type", "Values": ["Compute"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        for page in pages:
+            for r in page.get("Reservations", []):
+                for i in r.get("Instances", []):
+                    tags = {t["Key"]: t["Value"] for t in i.get("Tags", [])}
+                    name = tags.get("parallelcluster:cluster-name")
+                    if name:
+                        out[name] = out.get(name, 0) + 1
+    return out

@@ -94,3 +94,8 @@ def role_tags(aws, name: str) -> dict[str, str]:
                 return {}
             raise
     return {t["Key"]: t["Value"] for t in tags}
+
+
+def put_role_policy(aws, role: str, policy_name: str, policy: dict) -> None:
+    with aws_errors():
+        aws.client("iam").put_role_policy(RoleName=role, PolicyName=policy_name, PolicyDocument=json.dumps(policy))

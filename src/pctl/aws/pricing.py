@@ -19,11 +19,13 @@ def endpoint_region(region: str) -> str:
     return "us-east-1"
 
 
-def get_products(aws, service_code: str, attributes: dict[str, str], *, max_pages: int = 50) -> list[dict]:
+def get_products(aws, service_code: str, attributes: dict[str, str], *, max_pages: int = 50,
+                 max_attempts: int | None = None) -> list[dict]:
     """Every product of SERVICE_CODE whose attributes equal ATTRIBUTES (TERM_MATCH), JSON-decoded.
 
     A missing permission (pricing:GetProducts) becomes an AwsError naming it."""
-    client = aws.client("pricing", region=endpoint_region(attributes.get("regionCode", aws.region)))
+    client = aws.client("pricing", region=endpoint_region(attributes.get("regionCode", aws.region)),
+                        max_attempts=max_attempts)
     filters = [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in attributes.items()]
     out: list[dict] = []
     token = None

@@ -46,9 +46,13 @@ def list_clusters(aws, backend) -> list[dict]:
             "managed_by_pctl": "pctl:version" in tags,
             "software": tags.get("pctl:software"),
             "age": _age(info.get("creationTime")),
+            "created": str(info.get("creationTime") or "") or None,
             "head_node": head.get("publicIpAddress") or head.get("privateIpAddress"),
             "pcluster_version": info.get("version", c.get("version")),
         })
+    from pctl.cost.usage import list_extras  # issue 15: running nodes, estimated spend so far
+
+    list_extras(aws, out)
     return out
 
 
@@ -93,7 +97,15 @@ def cluster_status(aws, backend, name: str) -> dict:
         "s3_mounts": summary.get("s3_mounts", []), "shared_storage": summary.get("shared_storage", []),
         "users": summary.get("users", []), "packages": summary.get("packages", []),
         "failure": info.get("failures") or info.get("failureReason"),
+        # issue 15: per-queue node/GPU-hours of the last day, idle timer countdown, cost so far
+        **_cost_status(aws, name, tags, sum(nodes.values())),
     }
+
+
+def _cost_status(aws, name: str, tags: dict, compute_running: int) -> dict:
+    from pctl.cost.usage import status_block
+
+    return status_block(aws, name, tags, compute_running=compute_running)
 
 
 def _read_json(aws, bucket: str | None, key: str):

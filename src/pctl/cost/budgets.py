@@ -17,26 +17,30 @@ THRESHOLDS = (80.0, 100.0)
 
 
 def budget_name(*, cluster: str | None = None, region: str | None = None, project: str | None = None) -> str:
-    if project:
-        return f"pctl-project-{project}"[:100]
-    return f"pctl-cluster-{region}-{cluster}"[:100]
+    """Budget names may not contain ':' or '\\'."""
+    import re
+
+    name = f"pctl-project-{project}" if project else f"pctl-cluster-{region}-{cluster}"
+    return re.sub(r"[:\\]", "_", name)[:100]
 
 
 def scope_of(template) -> str:
+    """budget.scope, else project when cluster.project names one, else cluster."""
     b = template.budget
     return b.scope or ("project" if template.cluster.project else "cluster")
 
 
 def budget_spec(template, *, cluster_name: str, region: str) -> tuple[str, dict, list[dict], dict]:
     """(name, Budget, notifications with subscribers, resource tags) for the template's budget. Pure."""
-    from pctl.cost.tags import resource_tags
+    from pctl.cost.tags import project_of, resource_tags
 
     b = template.budget
     scope = scope_of(template)
     if scope == "project":
-        name = budget_name(project=template.cluster.project)
-        filters = {"TagKeyValue": [f"user:{PROJECT}${template.cluster.project}"]}
-        tags = {PROJECT: template.cluster.project, "pctl:managed": "true"}
+        project = project_of(template)
+        name = budget_name(project=project)
+        filters = {"TagKeyValue": [f"user:{PROJECT}${project}"]}
+        tags = {PROJECT: project, "pctl:managed": "true"}
     else:
         name = budget_name(cluster=cluster_name, region=region)
         filters = {"TagKeyValue": [f"user:{CLUSTER}${cluster_name}"], "Region": [region]}

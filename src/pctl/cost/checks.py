@@ -45,7 +45,9 @@ def budget_status(template, est: dict) -> dict | None:
     b = getattr(template, "budget", None)
     if b is None:
         return None
-    scope = b.scope or ("project" if template.cluster.project else "cluster")
+    from pctl.cost.budgets import scope_of
+
+    scope = scope_of(template)
     return {"monthly_usd": b.monthly_usd, "scope": scope, "notify": list(b.notify),
             "idle_monthly": est["idle_monthly"], "over": est["idle_monthly"] > b.monthly_usd,
             "share": round(est["idle_monthly"] / b.monthly_usd, 3) if b.monthly_usd else None}

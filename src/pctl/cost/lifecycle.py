@@ -38,9 +38,11 @@ def fresh_prices(aws, region: str, types: list[str], *, progress=None) -> str | 
     if not stale:
         return None
     try:
-        refresh(aws, region, stale, now=_now(), progress=progress)
+        refresh(aws, region, stale, now=_now(), progress=progress, max_attempts=2)
     except PctlError as exc:
-        return f"prices not refreshed ({exc.message}); using the cached or shipped prices"
+        code = getattr(exc, "code", None)
+        why = exc.message if len(exc.message) < 160 and "<" not in exc.message else f"the Price List API answered {code}"
+        return f"prices not refreshed ({why}); using the cached or shipped prices"
     return None
 
 
@@ -72,9 +74,12 @@ def cost_record(prepared, estimate: dict, *, region: str) -> dict:
                 if p is not None:
                     entry[cap] = p.value
             prices[it] = entry
-    return {"schema": 1, "cluster": t.cluster.name, "region": region, "project": t.cluster.project,
+    from pctl.cost.tags import project_of
+
+    return {"schema": 1, "cluster": t.cluster.name, "region": region, "project": project_of(t),
             "created": _now(), "idle_hourly": estimate["idle_hourly"], "idle_monthly": estimate["idle_monthly"],
             "full_scale_hourly": estimate["full_scale_hourly"], "prices": estimate["prices"],
+            "always_on_hourly": round(sum(q["idle_hourly"] for q in estimate["queues"]), 6),
             "instance_prices": prices, "capacity": {q.name: q.capacity for q in t.compute.queues},
             "budget": estimate.get("budget"),
             "idle_timeout": t.cluster.idle_timeout, "idle_action": t.cluster.idle_action if t.cluster.idle_timeout else None}

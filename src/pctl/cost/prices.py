@@ -325,11 +325,16 @@ def spot_from_history(history: list[dict]) -> dict[str, float]:
     return {t: round(statistics.median(ps), 6) for t, ps in per_type.items()}
 
 
-def refresh(aws, region: str, instance_types, *, now: str, progress=None) -> dict:
+def refresh(aws, region: str, instance_types, *, now: str, progress=None, max_attempts: int | None = None) -> dict:
     """Fetch current prices for REGION (instance types given, plus storage, NAT gateway and public IPv4)
     and merge them into the cache. Returns a report {fetched, missing, path}."""
+    import functools
+
     from pctl.aws import ec2 as ec2api
-    from pctl.aws import pricing
+    from pctl.aws import pricing as pricing_api
+
+    class pricing:  # noqa: N801 - the same calls, with the caller's retry budget
+        get_products = functools.partial(pricing_api.get_products, max_attempts=max_attempts)
 
     types = sorted(set(instance_types))
     items: list[dict] = []

@@ -25,12 +25,23 @@ def resource_tags(template, cluster_name: str | None = None, template_name: str 
     refuses pctl: keys)."""
     name = cluster_name or template.cluster.name
     out = {CLUSTER: name, TEMPLATE: (template_name or name)[:256]}
-    project = getattr(template.cluster, "project", None)
+    project = project_of(template)
     if project:
         out[PROJECT] = project
     for k, v in sorted((template.cluster.tags or {}).items()):
         out.setdefault(k, v)
     return out
+
+
+def project_of(template) -> str | None:
+    """cluster.project, else a user tag named project (many templates already say tags: {project: X})."""
+    project = getattr(template.cluster, "project", None)
+    if project:
+        return project
+    for k, v in (template.cluster.tags or {}).items():
+        if k.lower() == "project" and v:
+            return v[:256]
+    return None
 
 
 def as_aws_list(tags: dict[str, str]) -> list[dict[str, str]]:

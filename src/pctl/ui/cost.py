@@ -43,3 +43,72 @@ def print_build_cost(cost: dict) -> None:
         if cost.get("image_monthly") is not None else ""
     click.echo(f"cost: builder {cost['instance_type']} {money(cost['hourly'], per='hour')} x ~{cost['hours']:.1f} h "
                f"= ~{money(cost['build'])}{at_most}{image} (prices: {cost['prices']})", err=True)
+
+
+def print_spend(out: dict) -> None:
+    """`pctl cost`: one line per cluster or project, the total, and what to do when tags are not active."""
+    from pctl.ui.table import print_table
+
+    end = out["end"]
+    what = f"cluster {out['cluster']}" if out.get("cluster") else (f"project {out['project']}" if out.get("project")
+                                                                   else f"pctl clusters by {out['group_by']}")
+    click.echo(f"spend of {what}, {out['start']} to {end} (exclusive), {out['unit']}"
+               + (" — estimated, not final" if out["estimated"] else ""))
+    if out["groups"]:
+        print_table([out["group_by"].upper(), "SPEND"], [[g["name"], money(g["total"])] for g in out["groups"]]
+                    + [["total", money(out["total"])]])
+    else:
+        click.echo("  no spend found")
+    if out.get("untagged"):
+        click.echo(f"  {money(out['untagged'])} carried no {out['group_by']} tag", err=True)
+    if out.get("activate_hint"):
+        click.secho("note: ", fg="yellow", bold=True, err=True, nl=False)
+        click.echo(out["activate_hint"], err=True)
+
+
+def print_prices(out: dict) -> None:
+    from pctl.ui.table import print_table
+
+    if out.get("refresh"):
+        r = out["refresh"]
+        click.echo(f"refreshed {r['instance_types']} instance type(s) into {r['cache']}"
+                   + (f"; no Price List entry for {', '.join(r['missing'])}" if r["missing"] else ""), err=True)
+    click.echo(f"prices in {out['region']} (USD per hour; snapshot shipped with pctl: {out['snapshot_date']})")
+    print_table(["INSTANCE TYPE", "ON-DEMAND", "SPOT", "SOURCE"],
+                [[r["instance_type"], money(r["ondemand"]), money(r["spot"]) if r["spot"] is not None else "-",
+                  r["source"] or "no price"] for r in out["instances"]])
+    for k, v in out["other"].items():
+        click.echo(f"  {k:<30} {money(v['usd']) if v['usd'] is not None else '?':>10}  {v['source'] or ''}")
+
+
+def print_status_cost(s: dict) -> None:
+    """The cost lines of `pctl status`: usage of the last day, the idle countdown, the spend so far."""
+    from pctl.cost.duration import format_duration
+
+    for q, u in (s.get("usage_last_day") or {}).items():
+        gpu = ""
+        if u["gpu_hours"]:
+            gpu = (f", GPU-hours {u['gpu_hours']:.1f} ({u['gpu_alloc_hours']:.1f} used by jobs, "
+                   f"{u['gpu_idle_hours']:.1f} idle)")
+        click.echo(f"  last 24 h   {q}: {u['node_hours']:.1f} node-hours{gpu}")
+    if not s.get("usage_last_day") and s.get("heartbeat") is None and s.get("cost"):
+        click.echo("  last 24 h   no usage reported yet (the head node reports every minute once it is up)")
+    c = s.get("cost")
+    if c:
+        so = c.get("so_far") or {}
+        click.echo(f"  cost       idle {money(c['idle_hourly'], per='hour')}, full scale "
+                   f"{money((c.get('full_scale_hourly') or {}).get('as_configured'), per='hour')}"
+                   + (f"; about {money(so['usd'])} so far ({so['hours']:.0f} h)" if so else ""))
+    t = s.get("idle_timer")
+    if t and not t.get("error"):
+        d = t["decision"]
+        what = t["action"].replace("_", " ")
+        if t.get("last_action") == "stop" and t.get("head_node") in ("stopped", "stopping"):
+            click.echo(f"  idle timer stopped the cluster at {t.get('last_action_at')}; resume: pctl start {s['name']}")
+        elif d["busy"]:
+            click.echo(f"  idle timer {what} after {format_duration(t['timeout_s'])} idle; busy now ({d['reason']})")
+        else:
+            click.echo(f"  idle timer {what} in {format_duration(d['remaining_s'])} (at {d['deadline']}; idle since "
+                       f"{d['idle_since']}: {d['reason']}); postpone: pctl keep {s['name']} --for 4h")
+    elif t and t.get("error"):
+        click.echo(f"  idle timer  unknown ({t['error']})")

@@ -55,13 +55,16 @@ def config_from_env(env=None) -> dict:
             "account": env.get("PCTL_ACCOUNT") or None}
 
 
-def _get_json(c: Clients, bucket: str, key: str):
+def _get_json(c: Clients, bucket: str, key: str, *, required: bool = False):
+    """A JSON document, or None when absent. Without s3:ListBucket, S3 answers a missing key with
+    AccessDenied instead of NoSuchKey: that counts as absent too, except for a REQUIRED document (pctl
+    writes control.json when it arms the timer, so not reading it means the permissions are wrong, and
+    the function then does nothing rather than act on a blind read)."""
     try:
         body = c.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except c.s3.exceptions.NoSuchKey:
-        return None
-    except Exception as exc:  # missing bucket/permission: treat as absent, but say so in the state
-        if "NoSuchKey" in str(exc) or "404" in str(exc):
+    except Exception as exc:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        if code in ("NoSuchKey", "404") or (code in ("AccessDenied", "403") and not required):
             return None
         raise
     try:
@@ -153,7 +156,9 @@ def run(c: Clients, cfg: dict, now: float | None = None) -> dict:
     cluster, bucket = cfg["cluster"], cfg["bucket"]
     prefix = STATUS.format(cluster=cluster)
     state = _get_json(c, bucket, prefix + "idle-state.json") or {}
-    control = _get_json(c, bucket, prefix + "control.json") or {}
+    control = _get_json(c, bucket, prefix + "control.json", required=True)
+    if control is None:
+        raise RuntimeError(f"s3://{bucket}/{prefix}control.json is missing: re-arm with 'pctl idle arm {cluster}'")
     heartbeat = _get_json(c, bucket, prefix + "heartbeat.json")
     stack = _stack_status(c, cluster)
     state.update(checked=iso(now), stack_status=stack, action=cfg["action"], timeout_s=cfg["timeout_s"])

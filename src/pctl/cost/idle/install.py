@@ -66,7 +66,7 @@ def _stack_facts(aws, name: str) -> dict:
     known = [t for t in types if t in pol.DELETE_ACTIONS]
     unknown = [t for t in types if t not in pol.DELETE_ACTIONS]
     return {"stack_id": (stack or {}).get("StackId"), "status": (stack or {}).get("StackStatus"),
-            "types": known or None, "unknown_types": unknown, "hosted_zones": zones}
+            "types": known or None, "unknown_types": unknown, "hosted_zones": zones, "resources": resources}
 
 
 def control_key(name: str) -> str:
@@ -104,7 +104,7 @@ def arm(aws, template, *, cluster_name: str, bucket: str | None, template_name: 
               if template.budget is not None and scope_of(template) == "cluster" else None)
     document = pol.function_policy(cluster=cluster_name, region=aws.region, account=aws.account_id, bucket=bucket,
                                    action=action, stack_types=facts["types"], stack_id=facts["stack_id"],
-                                   hosted_zones=facts["hosted_zones"], budget=budget)
+                                   resources=facts["resources"], budget=budget)
     tags = dict(_tags(template, cluster_name, template_name), **{"pctl:region": aws.region})
     say = progress or (lambda m: None)
     role_arn = iam.ensure_role(aws, name=n["role"], path=ROLE_PATH, trust=pol.trust_policy(), policy_name=POLICY_NAME,
@@ -123,12 +123,42 @@ def arm(aws, template, *, cluster_name: str, bucket: str | None, template_name: 
     rule_arn = events.put_schedule(aws, name=n["rule"], expression=SCHEDULE, target_arn=fn_arn, tags=tags,
                                    description=f"pctl idle timer of {cluster_name}")
     awslambda.allow_rule(aws, function=n["function"], rule_arn=rule_arn)
-    _update_control(aws, bucket, cluster_name, armed_at=iso(time.time()), timeout_s=timeout_s, action=action)
+    complete = _complete(action, facts)
+    _update_control(aws, bucket, cluster_name, armed_at=iso(time.time()), timeout_s=timeout_s, action=action,
+                    policy_complete=complete)
     say(f"idle timer: {action} after {template.cluster.idle_timeout} without jobs or logins (checked every 5 min)")
-    complete = facts["status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE") or action == "auto_stop"
     return {"function": n["function"], "role": n["role"], "rule": n["rule"], "action": action,
             "timeout": template.cluster.idle_timeout, "timeout_s": timeout_s, "policy": document,
             "stack_types": facts["types"], "unknown_stack_types": facts["unknown_types"], "complete": complete}
+
+
+def _complete(action: str, facts: dict) -> bool:
+    """auto_delete can remove the whole stack only once its resources (the hosted zone above all) exist
+    and are named in the policy."""
+    return action == "auto_stop" or (facts["status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE",
+                                                          "UPDATE_ROLLBACK_COMPLETE") and facts["types"] is not None)
+
+
+def refresh_policy(aws, name: str) -> bool | None:
+    """Rewrite the function's policy from the stack as it is now (armed while the stack was still being
+    created: `pctl create --no-wait`). True when the policy is now complete; None without a timer."""
+    from pctl.aws import awslambda, iam
+
+    fn = awslambda.get_function(aws, pol.names(name, aws.region)["function"])
+    if fn is None:
+        return None
+    env = ((fn.get("Configuration") or {}).get("Environment") or {}).get("Variables") or {}
+    facts = _stack_facts(aws, name)
+    if not _complete(env.get("PCTL_ACTION", "auto_stop"), facts):
+        return False
+    bucket = env.get("PCTL_BUCKET") or aws.pctl_bucket()
+    document = pol.function_policy(cluster=name, region=aws.region, account=aws.account_id, bucket=bucket,
+                                   action=env.get("PCTL_ACTION", "auto_stop"), stack_types=facts["types"],
+                                   stack_id=facts["stack_id"], resources=facts["resources"],
+                                   budget=env.get("PCTL_BUDGET") or None)
+    iam.put_role_policy(aws, pol.names(name, aws.region)["role"], POLICY_NAME, document)
+    _update_control(aws, bucket, name, policy_complete=True)
+    return True
 
 
 def disarm(aws, name: str, *, progress=None) -> list[str]:
@@ -186,11 +216,15 @@ def view(aws, name: str, *, bucket: str | None = None, compute_running: int | No
     hb = s3.get_json(aws, bucket, prefix + "heartbeat.json")
     control = s3.get_json(aws, bucket, prefix + "control.json")
     state = s3.get_json(aws, bucket, prefix + "idle-state.json") or {}
+    if control is not None and control.get("policy_complete") is False:
+        if refresh_policy(aws, name):
+            control["policy_complete"] = True
     d = decide(now=now or time.time(), timeout_s=timer["timeout_s"], heartbeat=hb, control=control, state=state,
                compute_running=compute_running)
     return {"action": timer["action"], "timeout_s": timer["timeout_s"], "decision": d,
             "last_check": state.get("checked"), "last_action": state.get("did"), "last_action_at": state.get("did_at"),
-            "head_node": state.get("head_node"), "heartbeat": (hb or {}).get("updated")}
+            "head_node": state.get("head_node"), "heartbeat": (hb or {}).get("updated"),
+            "policy_complete": (control or {}).get("policy_complete", True)}
 
 
 # ------------------------------------------------------------------------------------ stop / start by hand

@@ -45,9 +45,7 @@ DELETE_ACTIONS: dict[str, list[str]] = {
     "AWS::EC2::SecurityGroupIngress": ["ec2:RevokeSecurityGroupIngress"],
     "AWS::EC2::SecurityGroupEgress": ["ec2:RevokeSecurityGroupEgress"],
     "AWS::EC2::Volume": ["ec2:DeleteVolume", "ec2:DetachVolume"],
-    "AWS::EC2::VolumeAttachment": ["ec2:DetachVolume"],
     "AWS::EC2::PlacementGroup": ["ec2:DeletePlacementGroup"],
-    "AWS::EC2::EIP": ["ec2:ReleaseAddress", "ec2:DisassociateAddress"],
     "AWS::EFS::FileSystem": ["elasticfilesystem:DeleteFileSystem"],
     "AWS::EFS::MountTarget": ["elasticfilesystem:DeleteMountTarget"],
     "AWS::FSx::FileSystem": ["fsx:DeleteFileSystem"],
@@ -56,8 +54,7 @@ DELETE_ACTIONS: dict[str, list[str]] = {
     "AWS::IAM::Role": ["iam:DeleteRole", "iam:DetachRolePolicy", "iam:ListRolePolicies",
                        "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
     "AWS::Lambda::Function": ["lambda:DeleteFunction", "lambda:GetFunction"],
-    "AWS::Lambda::Permission": ["lambda:RemovePermission"],
-    "AWS::Logs::LogGroup": ["logs:DeleteLogGroup"],  # only those without DeletionPolicy Retain
+    "AWS::Logs::LogGroup": [],  # ParallelCluster retains its log groups (DeletionPolicy Retain): nothing to call
     "AWS::Logs::MetricFilter": ["logs:DeleteMetricFilter"],
     "AWS::Route53::HostedZone": ["route53:DeleteHostedZone", "route53:GetHostedZone"],
 }
@@ -66,20 +63,20 @@ DELETE_ACTIONS: dict[str, list[str]] = {
 #: scoped to a resource (no resource-level permissions): the only statements with Resource "*".
 UNSCOPABLE = ["ec2:DescribeInstances", "ec2:DescribeVolumes", "ec2:DescribeSecurityGroups",
               "ec2:DescribeNetworkInterfaces", "ec2:DescribeLaunchTemplates", "ec2:DescribePlacementGroups",
-              "ec2:DescribeAddresses", "elasticfilesystem:DescribeMountTargets", "fsx:DescribeFileSystems",
-              "cloudwatch:DescribeAlarms"]
+              "elasticfilesystem:DescribeMountTargets", "fsx:DescribeFileSystems", "cloudwatch:DescribeAlarms"]
 UNSCOPABLE_FOR_STOP = ["ec2:DescribeInstances"]
 #: which read-only call goes with which deletable type (only included when the type is in the stack)
 DESCRIBE_FOR = {"AWS::EC2::Volume": "ec2:DescribeVolumes", "AWS::EC2::SecurityGroup": "ec2:DescribeSecurityGroups",
                 "AWS::EC2::NetworkInterface": "ec2:DescribeNetworkInterfaces",
                 "AWS::EC2::LaunchTemplate": "ec2:DescribeLaunchTemplates",
-                "AWS::EC2::PlacementGroup": "ec2:DescribePlacementGroups", "AWS::EC2::EIP": "ec2:DescribeAddresses",
+                "AWS::EC2::PlacementGroup": "ec2:DescribePlacementGroups",
                 "AWS::EFS::MountTarget": "elasticfilesystem:DescribeMountTargets",
                 "AWS::FSx::FileSystem": "fsx:DescribeFileSystems", "AWS::CloudWatch::Alarm": "cloudwatch:DescribeAlarms"}
 
 #: the resource types of a cluster stack as ParallelCluster 3.x synthesizes them (root + queues' nested
-#: stack), for clusters pctl renders: EFS/EBS/FSx storage, EFA placement groups. Checked by the tests
-#: against stacks synthesized by the installed ParallelCluster.
+#: stack) for clusters pctl renders (EFS/EBS/FSx storage, EFA placement groups): every key of
+#: DELETE_ACTIONS. Used when the stack's own resources cannot be listed yet. The tests check the table
+#: against stacks synthesized by the installed ParallelCluster, both ways.
 PCLUSTER_STACK_TYPES = sorted(DELETE_ACTIONS)
 
 CLUSTER_TAG = "parallelcluster:cluster-name"
@@ -123,26 +120,33 @@ def _tagged(cluster: str, node_type: str | None = None) -> dict:
     return {"StringEquals": cond}
 
 
+HEAD_NODE_ALARMS = ("HeadNode", "HeadNode-ClustermgtdHeartbeat", "HeadNode-Cpu", "HeadNode-Disk", "HeadNode-Health",
+                    "HeadNode-Mem")
+
+
 def function_policy(*, cluster: str, region: str, account: str, bucket: str, action: str,
                     stack_types: list[str] | None = None, stack_id: str | None = None,
-                    hosted_zones: list[str] | None = None, log_groups: list[str] | None = None,
-                    budget: str | None = None) -> dict:
-    """The policy of the function's role. For auto_delete, STACK_TYPES are the resource types of the
-    cluster's stacks (default: every type ParallelCluster uses), STACK_ID the cluster stack's id (names
-    ParallelCluster's cleanup functions), HOSTED_ZONES the ids of its Route 53 zone, LOG_GROUPS the
-    names of its log groups that CloudFormation would delete (ParallelCluster retains its own)."""
+                    resources: list[dict] | None = None, budget: str | None = None) -> dict:
+    """The policy of the function's role.
+
+    For auto_delete: STACK_TYPES are the resource types of the cluster's stacks (default: every type
+    ParallelCluster uses), STACK_ID the cluster stack's id (it names ParallelCluster's cleanup functions),
+    RESOURCES the stacks' resources as CloudFormation lists them ({type, physical}) once created: then
+    the nested stack, the IAM roles, the log group and the hosted zone are named exactly; before, by the
+    names ParallelCluster gives them (the hosted zone has no predictable name: without RESOURCES the
+    function cannot delete it, and CloudFormation reports the stack DELETE_FAILED)."""
     p = partition(region)
     ec2 = f"arn:{p}:ec2:{region}:{account}"
     n = names(cluster, region)
     status = f"arn:{p}:s3:::{bucket}/clusters/{cluster}/status/"
-    stack_arns = [f"arn:{p}:cloudformation:{region}:{account}:stack/{cluster}/*"]
+    stack_arn = f"arn:{p}:cloudformation:{region}:{account}:stack/{cluster}/*"
     st: list[dict] = [
         {"Sid": "ReadStatus", "Effect": "Allow", "Action": "s3:GetObject",
          "Resource": [status + "heartbeat.json", status + "control.json", status + "idle-state.json"]},
         {"Sid": "WriteOwnState", "Effect": "Allow", "Action": "s3:PutObject", "Resource": status + "idle-state.json"},
         {"Sid": "OwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": f"arn:{p}:logs:{region}:{account}:log-group:{n['log_group']}:*"},
-        {"Sid": "StackStatus", "Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": stack_arns[0]},
+        {"Sid": "StackStatus", "Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": stack_arn},
     ]
     if action == "auto_stop":
         st += [
@@ -159,13 +163,14 @@ def function_policy(*, cluster: str, region: str, account: str, bucket: str, act
         raise ValueError(f"unknown idle action {action!r}")
     types = sorted(set(stack_types or PCLUSTER_STACK_TYPES) | {"AWS::CloudFormation::Stack", "AWS::EC2::Instance"})
     want = {a for t in types for a in DELETE_ACTIONS.get(t, [])}
-
-    def pick(*actions):
-        return [a for a in actions if a in want]
+    physical: dict[str, list[str]] = {}
+    for r in resources or []:
+        if r.get("physical"):
+            physical.setdefault(r.get("type"), []).append(r["physical"])
 
     def add(sid, actions, resource, condition=None):
-        acts = pick(*actions)
-        if not acts:
+        acts = [a for a in actions if a in want]
+        if not acts or not resource:
             return
         s = {"Sid": sid, "Effect": "Allow", "Action": acts if len(acts) > 1 else acts[0], "Resource": resource}
         if condition:
@@ -174,10 +179,11 @@ def function_policy(*, cluster: str, region: str, account: str, bucket: str, act
 
     describes = sorted({"ec2:DescribeInstances"} | {DESCRIBE_FOR[t] for t in types if t in DESCRIBE_FOR})
     st.append({"Sid": "ReadOnlyUnscopable", "Effect": "Allow", "Action": describes, "Resource": "*"})
-    # the stack and the queues' nested stack (named <cluster>-ComputeFleetQueuesNestedStack...)
-    nested = f"arn:{p}:cloudformation:{region}:{account}:stack/{cluster}-ComputeFleetQueuesNestedStack*/*"
-    add("DeleteClusterStacks", ["cloudformation:DeleteStack", "cloudformation:DescribeStacks"], [stack_arns[0], nested])
-    # EC2: ids unknown in advance; every EC2 resource of the cluster carries the cluster-name tag
+    # the stack and the queues' nested stack (named <cluster>-ComputeFleetQueuesNestedStack...-<id>)
+    nested = [a for a in physical.get("AWS::CloudFormation::Stack", []) if a.startswith("arn:")] or \
+        [f"arn:{p}:cloudformation:{region}:{account}:stack/{cluster}-ComputeFleetQueuesNestedStack*/*"]
+    add("DeleteClusterStacks", ["cloudformation:DeleteStack", "cloudformation:DescribeStacks"], [stack_arn] + nested)
+    # EC2, EFS, FSx: ids unknown in advance (compute nodes come and go); all carry the cluster-name tag
     add("TerminateClusterInstances", ["ec2:TerminateInstances"], f"{ec2}:instance/*", _tagged(cluster))
     add("DeleteClusterVolumes", ["ec2:DeleteVolume", "ec2:DetachVolume"], [f"{ec2}:volume/*", f"{ec2}:instance/*"],
         _tagged(cluster))
@@ -186,8 +192,6 @@ def function_policy(*, cluster: str, region: str, account: str, bucket: str, act
     add("DeleteClusterNetworkInterfaces", ["ec2:DeleteNetworkInterface"], f"{ec2}:network-interface/*", _tagged(cluster))
     add("DeleteClusterLaunchTemplates", ["ec2:DeleteLaunchTemplate"], f"{ec2}:launch-template/*", _tagged(cluster))
     add("DeleteClusterPlacementGroups", ["ec2:DeletePlacementGroup"], f"{ec2}:placement-group/*", _tagged(cluster))
-    add("ReleaseClusterAddresses", ["ec2:ReleaseAddress", "ec2:DisassociateAddress"],
-        [f"{ec2}:elastic-ip/*", f"{ec2}:network-interface/*", f"{ec2}:instance/*"], _tagged(cluster))
     add("DeleteClusterFileSystems", ["elasticfilesystem:DeleteFileSystem", "elasticfilesystem:DeleteMountTarget"],
         f"arn:{p}:elasticfilesystem:{region}:{account}:file-system/*", _tagged(cluster))
     add("DeleteClusterFsx", ["fsx:DeleteFileSystem"], f"arn:{p}:fsx:{region}:{account}:file-system/*", _tagged(cluster))
@@ -196,29 +200,29 @@ def function_policy(*, cluster: str, region: str, account: str, bucket: str, act
         [f"arn:{p}:dynamodb:{region}:{account}:table/parallelcluster-{cluster}",
          f"arn:{p}:dynamodb:{region}:{account}:table/parallelcluster-slurm-{cluster}"])
     add("DeleteClusterAlarms", ["cloudwatch:DeleteAlarms"],
-        [f"arn:{p}:cloudwatch:{region}:{account}:alarm:{cluster}-HeadNode",
-         f"arn:{p}:cloudwatch:{region}:{account}:alarm:{cluster}-HeadNode-*"])
+        [f"arn:{p}:cloudwatch:{region}:{account}:alarm:{cluster}-{a}" for a in HEAD_NODE_ALARMS])
     add("DeleteClusterDashboard", ["cloudwatch:DeleteDashboards"],
         f"arn:{p}:cloudwatch::{account}:dashboard/{cluster}-{region}")
     iam = f"arn:{p}:iam::{account}"
+    roles = [f"{iam}:role/parallelcluster/{cluster}/*"]
+    cleanup_roles = [r for r in physical.get("AWS::IAM::Role", []) if not r.startswith("arn:")]
+    roles += [f"{iam}:role/parallelcluster/{r}" for r in sorted(cleanup_roles) if r.startswith(f"{cluster}-")] or \
+        [f"{iam}:role/parallelcluster/{cluster}-Cleanup*"]
     add("DeleteClusterRoles", ["iam:DeleteRole", "iam:DetachRolePolicy", "iam:DeleteRolePolicy", "iam:ListRolePolicies",
-                               "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
-        [f"{iam}:role/parallelcluster/{cluster}/*", f"{iam}:role/parallelcluster/{cluster}-Cleanup*"])
+                               "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"], roles)
     add("DeleteClusterInstanceProfiles", ["iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"],
         f"{iam}:instance-profile/parallelcluster/{cluster}/*")
     fn = f"arn:{p}:lambda:{region}:{account}:function:pcluster-"
-    uuid = (stack_id or "").rsplit("/", 1)[-1] if stack_id else None
-    functions = [f"{fn}CleanupResources-{uuid}", f"{fn}CleanupRoute53-{uuid}"] if uuid else \
-        [f"{fn}CleanupResources-*", f"{fn}CleanupRoute53-*"]
-    add("ClusterCleanupFunctions", ["lambda:InvokeFunction", "lambda:DeleteFunction", "lambda:GetFunction",
-                                    "lambda:RemovePermission"], functions)
+    uuid = stack_id.rsplit("/", 1)[-1] if stack_id else "*"
+    add("ClusterCleanupFunctions", ["lambda:InvokeFunction", "lambda:DeleteFunction", "lambda:GetFunction"],
+        [f"{fn}CleanupResources-{uuid}", f"{fn}CleanupRoute53-{uuid}"])
     logs = f"arn:{p}:logs:{region}:{account}:log-group:"
-    add("DeleteClusterMetricFilters", ["logs:DeleteMetricFilter"], f"{logs}/aws/parallelcluster/{cluster}-*")
-    if log_groups:
-        add("DeleteClusterLogGroups", ["logs:DeleteLogGroup"], [f"{logs}{g}:*" for g in log_groups])
-    if hosted_zones:
-        add("DeleteClusterHostedZone", ["route53:DeleteHostedZone", "route53:GetHostedZone"],
-            [f"arn:{p}:route53:::hostedzone/{z}" for z in hosted_zones])
+    groups = [g for g in physical.get("AWS::Logs::LogGroup", []) if g.startswith(f"/aws/parallelcluster/{cluster}-")]
+    add("DeleteClusterMetricFilters", ["logs:DeleteMetricFilter"],
+        [f"{logs}{g}:*" for g in sorted(groups)] or [f"{logs}/aws/parallelcluster/{cluster}-????????????:*"])
+    zones = sorted({z.rsplit("/", 1)[-1] for z in physical.get("AWS::Route53::HostedZone", [])})
+    add("DeleteClusterHostedZone", ["route53:DeleteHostedZone", "route53:GetHostedZone"],
+        [f"arn:{p}:route53:::hostedzone/{z}" for z in zones])
     # after the stack: what pctl keeps for the cluster, and the timer itself
     st += [
         {"Sid": "RemoveClusterObjects", "Effect": "Allow", "Action": "s3:DeleteObject",
