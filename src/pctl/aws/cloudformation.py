@@ -43,3 +43,16 @@ def stack_resources(aws, name: str) -> list[dict]:
                 if "does not exist" not in exc.response.get("Error", {}).get("Message", ""):
                     raise
     return out
+
+
+def stacks_with_tag(aws, key: str, value: str, *, region: str | None = None) -> list[dict]:
+    """Live stacks of REGION (default: the session's) tagged KEY=VALUE."""
+    client = aws.client("cloudformation", region=region)
+    out: list[dict] = []
+    with aws_errors():
+        for page in client.get_paginator("describe_stacks").paginate():
+            for st in page.get("Stacks", []):
+                tags = {t["Key"]: t["Value"] for t in st.get("Tags", [])}
+                if tags.get(key) == value and st.get("StackStatus") != "DELETE_COMPLETE":
+                    out.append(st)
+    return out

@@ -69,3 +69,4 @@ def running_nodes_by_cluster(aws) -> dict[str, int]:
                     if name:
                         out[name] = out.get(name, 0) + 1
     return out
+

@@ -124,3 +124,11 @@ def put_json(aws, bucket: str, key: str, doc) -> None:
     with aws_errors():
         aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, indent=1).encode(),
                                     ServerSideEncryption="AES256", ContentType="application/json")
+
+
+def pctl_bucket_regions(aws) -> list[str]:
+    """Regions where this account has a pctl bucket (pctl-<account>-<region>)."""
+    prefix = f"pctl-{aws.account_id}-"
+    with aws_errors():
+        names = [b["Name"] for b in aws.client("s3").list_buckets().get("Buckets", [])]
+    return sorted(n[len(prefix):] for n in names if n.startswith(prefix))

@@ -74,7 +74,8 @@ def ensure_budget(aws, template, *, cluster_name: str) -> dict:
         api.create_budget(aws, budget, notes, tags)
         action = "created"
     else:
-        api.update_budget(aws, budget)
+        if _differs(current, budget):
+            api.update_budget(aws, budget)
         have = {_key(n) for n in api.notifications(aws, name)}
         for n in notes:
             if _key(n["Notification"]) not in have:
@@ -85,15 +86,21 @@ def ensure_budget(aws, template, *, cluster_name: str) -> dict:
             "notify": list(template.budget.notify), "action": action}
 
 
+def _differs(current: dict, wanted: dict) -> bool:
+    have_limit = float((current.get("BudgetLimit") or {}).get("Amount") or -1)
+    return (abs(have_limit - float(wanted["BudgetLimit"]["Amount"])) > 0.005
+            or (current.get("CostFilters") or {}) != wanted["CostFilters"]
+            or current.get("TimeUnit") != wanted["TimeUnit"])
+
+
 def _key(n: dict) -> tuple:
     return (n.get("NotificationType"), n.get("ComparisonOperator"), float(n.get("Threshold", 0)),
             n.get("ThresholdType", "PERCENTAGE"))
 
 
-def remove_budget(aws, *, cluster_name: str, project: str | None = None, other_project_clusters=None,
-                  progress=None) -> list[str]:
+def remove_budget(aws, *, cluster_name: str, project: str | None = None, others=None, progress=None) -> list[str]:
     """Delete the cluster's budget; delete the project's budget when no other cluster of the project
-    exists (other_project_clusters: names found; None = look them up by tag). Returns the deleted names."""
+    exists (OTHERS: (cluster, region) found; None = look them up by tag). Returns the deleted names."""
     from pctl.aws import budgets as api
 
     deleted = []
@@ -101,9 +108,8 @@ def remove_budget(aws, *, cluster_name: str, project: str | None = None, other_p
     if api.delete_budget(aws, name):
         deleted.append(name)
     if project:
-        others = other_project_clusters
         if others is None:
-            others = [c for c in project_clusters(aws, project) if c != (cluster_name, aws.region)]
+            others = other_project_clusters(aws, project, cluster_name)
         if not others:
             pname = budget_name(project=project)
             if api.delete_budget(aws, pname):
@@ -114,9 +120,39 @@ def remove_budget(aws, *, cluster_name: str, project: str | None = None, other_p
     return deleted
 
 
-def project_clusters(aws, project: str) -> list[tuple[str, str]]:
-    """(cluster, region) of every live cluster stack tagged pctl:project=PROJECT, in every region pctl
-    has a cluster in (found through the Resource Groups Tagging API, region by region)."""
-    from pctl.aws import tagging
+def project_clusters(aws, project: str, *, regions: list[str] | None = None) -> list[tuple[str, str]]:
+    """(cluster, region) of every cluster stack tagged pctl:project=PROJECT: this region first; when none
+    is left here, every other enabled region too (a project may span regions)."""
+    from pctl.aws import cloudformation as cfn
+    from pctl.errors import PctlError
 
-    return tagging.cluster_stacks_with_tag(aws, PROJECT, project)
+    def scan(region):
+        try:
+            stacks = cfn.stacks_with_tag(aws, PROJECT, project, region=region)
+        except PctlError:
+            return []
+        out = []
+        for st in stacks:
+            tags = {t["Key"]: t["Value"] for t in st.get("Tags", [])}
+            if tags.get(CLUSTER) == st["StackName"] and st.get("StackStatus") != "DELETE_IN_PROGRESS":
+                out.append((st["StackName"], region))
+        return out
+
+    if regions is not None:
+        return [c for r in regions for c in scan(r)]
+    return scan(aws.region)
+
+
+def other_project_clusters(aws, project: str, cluster_name: str) -> list[tuple[str, str]]:
+    """Clusters of PROJECT other than CLUSTER_NAME here, then (only if none here) in other regions."""
+    from pctl.aws import s3
+    from pctl.errors import PctlError
+
+    here = [c for c in project_clusters(aws, project) if c != (cluster_name, aws.region)]
+    if here:
+        return here
+    try:  # pctl keeps a bucket in every region it made a cluster in: look there only
+        regions = [r for r in s3.pctl_bucket_regions(aws) if r != aws.region]
+    except PctlError:
+        return []
+    return project_clusters(aws, project, regions=regions)

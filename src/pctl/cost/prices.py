@@ -287,7 +287,8 @@ def parse_price_list(items: list[dict], region: str) -> dict:
             out["nat_gateway_hour"] = price
         elif a.get("group") == "VPCPublicIPv4Address" and usage.endswith("PublicIPv4:InUseAddress"):
             out["public_ipv4_hour"] = price
-        elif family == "Storage" and a.get("servicecode") == "AmazonEFS" and usage.endswith("TimedStorage-ByteHrs"):
+        elif (family == "Storage" and a.get("servicecode") == "AmazonEFS" and a.get("storageClass") == "General Purpose"
+              and usage.endswith("TimedStorage-ByteHrs")):
             out["efs_gb_month"] = price
         elif a.get("servicecode") == "AmazonFSx" and a.get("fileSystemType") == "Lustre" and family == "Storage":
             dep = FSX_DEPLOYMENTS.get(a.get("deploymentOption", ""))
