@@ -6,6 +6,8 @@ any statement whose condition does not match, whatever the statement's Effect. T
 the standard TLS-only statement ({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport":
 "false"}}}) deny every call. The shim supplies aws:SecureTransport=true, as AWS does for HTTPS
 requests, and treats a Deny statement whose condition does not match as not applying (AWS's rule).
+A statement whose only principal is an AWS service never applies to the caller (ParallelCluster's
+own bucket policy has one for CloudWatch Logs).
 
     python moto_tls_server.py -H 127.0.0.1 -p PORT -c CERT -k KEY
 """
@@ -39,6 +41,11 @@ def _bool_conditions_match(statement, values) -> bool | None:
 
 def _is_action_permitted(self, action, resource="*", principal=None, incoming_condition_values=None):
     values = _values(incoming_condition_values)
+    who = self._statement.get("Principal")
+    if isinstance(who, dict) and set(who) == {"Service"}:
+        # a statement for an AWS service (logs.amazonaws.com writing into ParallelCluster's bucket) says
+        # nothing about the caller; moto would answer DENIED when its condition does not match
+        return _ac.PermissionResult.NEUTRAL
     if _bool_conditions_match(self._statement, values) is False:
         return _ac.PermissionResult.NEUTRAL  # the statement does not apply to this (secure) request
     return _orig_permitted(self, action, resource, principal, values)

@@ -228,19 +228,22 @@ def message(config: dict, d: dict | None, control: dict | None) -> str:
     if d["busy"]:
         lines.append(f"pctl: busy now ({d['reason']}); the countdown starts when it is idle.")
     else:
-        left = d["remaining_s"]
-        lines.append(f"pctl: idle since {d['idle_since']}; {left // 3600} h {left % 3600 // 60:02d} min left "
+        minutes = (d["remaining_s"] + 59) // 60
+        lines.append(f"pctl: idle since {d['idle_since']}; {minutes // 60} h {minutes % 60:02d} min left "
                      f"(at {d['deadline']}).")
     lines.append(f"pctl: postpone from your computer: pctl keep {name} --for 4h")
     return "\n".join(lines) + "\n"
 
 
-def tick(config: dict, *, now: float | None = None, squeue=None, who=None, nodes=None, uri=None,
+_ASK = object()  # tick() runs the command unless a test gives its output
+
+
+def tick(config: dict, *, now: float | None = None, squeue=_ASK, who=_ASK, nodes=_ASK, uri=None,
          put=s3_put, get=s3_get_json) -> dict:
     now = time.time() if now is None else now
-    jobs = parse_squeue(run(["squeue", "-h", "-a", "-o", "%T"]) if squeue is None else squeue)
-    sessions = parse_who(run(["who"]) if who is None else who)
-    node_list = parse_nodes(run(["scontrol", "show", "nodes", "--oneliner"]) if nodes is None else nodes)
+    jobs = parse_squeue(run(["squeue", "-h", "-a", "-o", "%T"]) if squeue is _ASK else squeue)
+    sessions = parse_who(run(["who"]) if who is _ASK else who)
+    node_list = parse_nodes(run(["scontrol", "show", "nodes", "--oneliner"]) if nodes is _ASK else nodes)
     usage = accumulate(_load(os.path.join(STATE_DIR, "usage.json"), {}), node_list, config, now)
     _write(os.path.join(STATE_DIR, "usage.json"), json.dumps(usage))
     prev = _load(os.path.join(STATE_DIR, "heartbeat.json"), {})

@@ -58,9 +58,9 @@ WantedBy=timers.target
 
 PROFILE = """# shellcheck shell=sh
 # pctl: what the idle timer will do (written every minute by the pctl agent)
-if [ -n "${PS1:-}" ] && [ -s /var/lib/pctl/idle-message.txt ]; then
-    cat /var/lib/pctl/idle-message.txt
-fi
+case $- in
+    *i*) if [ -s /var/lib/pctl/idle-message.txt ]; then cat /var/lib/pctl/idle-message.txt; fi ;;
+esac
 """
 
 
