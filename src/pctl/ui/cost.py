@@ -37,12 +37,13 @@ def print_plan_cost(cost: dict, row) -> None:
         row("", f"  ! {note}")
 
 
-def print_build_cost(cost: dict) -> None:
+def build_cost_line(cost: dict) -> str:
+    """`pctl ami build`: the builder's cost for the expected time, its worst case, the image's storage."""
     at_most = f", at most {money(cost['at_most'])} (lifetime limit)" if cost.get("at_most") is not None else ""
     image = f"; the image then costs {money(cost['image_monthly'], per='month')} in snapshots" \
         if cost.get("image_monthly") is not None else ""
-    click.echo(f"cost: builder {cost['instance_type']} {money(cost['hourly'], per='hour')} x ~{cost['hours']:.1f} h "
-               f"= ~{money(cost['build'])}{at_most}{image} (prices: {cost['prices']})", err=True)
+    return (f"cost: builder {cost['instance_type']} {money(cost['hourly'], per='hour')} x ~{cost['hours']:.1f} h "
+            f"= ~{money(cost['build'])}{at_most}{image} (prices: {cost['prices']})")
 
 
 def print_spend(out: dict) -> None:
