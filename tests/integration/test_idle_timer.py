@@ -313,3 +313,39 @@ def test_missing_control_document_means_no_action(aws, cluster):
     with pytest.raises(RuntimeError, match="control.json is missing"):
         fn.run(fn.Clients("us-east-1"), _cfg(cluster["bucket"], "auto_delete"), now=now)
     assert aws.client("cloudformation").describe_stacks(StackName=CLUSTER)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+
+
+# ------------------------------------------------------------------------------------ through the CLI
+
+def test_cli_keep_stop_start_and_policy(aws, aws_env, cluster, tmp_path):
+    from support.cli import run_pctl
+
+    r = run_pctl("keep", CLUSTER, "--for", "4h", env=aws_env)
+    assert r.returncode == 1 and "no idle timer" in r.stderr and "Traceback" not in r.stderr
+    install.arm(aws, _template(TEMPLATE.replace("auto_delete", "auto_stop")), cluster_name=CLUSTER,
+                bucket=cluster["bucket"])
+    r = run_pctl("keep", CLUSTER, "--for", "4h", "--json", env=aws_env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["keep_until"]
+    r = run_pctl("keep", CLUSTER, "--for", "4 fortnights", env=aws_env)
+    assert r.returncode == 2 and "--for" in r.stderr
+    r = run_pctl("keep", CLUSTER, "--cancel", env=aws_env)
+    assert r.returncode == 0 and "cancelled" in r.stdout
+    r = run_pctl("stop", CLUSTER, env=aws_env, input="")
+    assert r.returncode == 1 and "--yes" in r.stderr  # no terminal, no --yes: nothing stopped
+    assert _state(cluster["ec2"], [cluster["head"]])[cluster["head"]] == "running"
+    r = run_pctl("stop", CLUSTER, "--yes", "--json", env=aws_env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["stopped"] == [cluster["head"]]
+    r = run_pctl("start", CLUSTER, "--json", env=dict(aws_env, PCTL_SSH_DIR=str(tmp_path / "ssh")))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["state"] == "running" and out["idle_timer"]
+    r = run_pctl("start", "nope", env=aws_env)
+    assert r.returncode == 1 and "no head node found" in r.stderr
+    t = tmp_path / "t.yaml"
+    t.write_text(TEMPLATE)
+    r = run_pctl("idle", "policy", "-t", str(t))
+    assert r.returncode == 0 and json.loads(r.stdout)["Statement"][0]["Sid"] == "ReadStatus"
+    r = run_pctl("idle", "remove", CLUSTER, "--json", env=aws_env)
+    assert r.returncode == 0 and len(json.loads(r.stdout)["removed"]) == 4

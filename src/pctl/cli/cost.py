@@ -53,8 +53,13 @@ def report(name, project, since, until, group_by, profile, region, as_json):
     Billed amounts appear in Cost Explorer within about a day; 'pctl list' shows an estimate until then.
     Each report is one Cost Explorer request (AWS charges $0.01 per request).
     """
+    from pctl.cost.explorer import period
     from pctl.cost.explorer import report as run
+    from pctl.errors import UsageError
 
+    if name and project:
+        raise UsageError("give a cluster NAME or --project, not both")
+    period(since, until)  # bad dates are usage errors, before any AWS call
     aws = make_aws(profile, region)
     out = run(aws, name=name, project=project, since=since, until=until, group_by=group_by)
     if as_json:
