@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 from pctl.cost.idle import agent
 from pctl.cost.idle.node import AGENT_DIR, agent_config, agent_files

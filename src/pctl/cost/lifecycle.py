@@ -135,12 +135,22 @@ def after_delete(aws, name: str, tags: dict | None, *, bucket: str | None = None
     project then comes from the cost record, read before the cluster's objects are removed)."""
     from pctl.cost import budgets
     from pctl.cost.idle import install
+    from pctl.errors import PctlError
 
+    report: dict = {"budgets_deleted": [], "idle_timer_removed": [], "problems": []}
     project = (tags or {}).get("pctl:project")
-    if project is None:
-        project = (read_cost_record(aws, bucket, name) or {}).get("project")
-    report = {"budgets_deleted": budgets.remove_budget(aws, cluster_name=name, project=project, progress=progress)}
-    report["idle_timer_removed"] = install.disarm(aws, name, progress=progress)
+    try:
+        if project is None:
+            project = (read_cost_record(aws, bucket, name) or {}).get("project")
+        report["budgets_deleted"] = budgets.remove_budget(aws, cluster_name=name, project=project, progress=progress)
+    except PctlError as exc:  # e.g. no budgets permission: the cluster is gone all the same
+        report["problems"].append(f"budget: {exc.message}")
+    try:
+        report["idle_timer_removed"] = install.disarm(aws, name, progress=progress)
+    except PctlError as exc:
+        report["problems"].append(f"idle timer: {exc.message}")
+    if report["problems"] and progress:
+        progress("could not remove: " + "; ".join(report["problems"]) + f" (run 'pctl delete {name}' again)")
     return report
 
 

@@ -23,9 +23,9 @@ import os
 import time
 
 try:  # shipped next to this file in the function's zip
-    from decide import decide, iso, parse_time  # type: ignore
+    from decide import decide, iso  # type: ignore
 except ImportError:  # pragma: no cover - inside pctl
-    from pctl.cost.idle.decide import decide, iso, parse_time
+    from pctl.cost.idle.decide import decide, iso
 
 STATUS = "clusters/{cluster}/status/"
 DONE_STACK = ("DELETE_COMPLETE",)
