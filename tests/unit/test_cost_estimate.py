@@ -86,6 +86,8 @@ def test_idle_and_full_scale_arithmetic(prices):
     q = {x["name"]: x for x in est["queues"]}
     assert q["cpu"]["max_nodes"] == 4 and q["gpu"]["instance_types"] == ["g5.xlarge"]
     assert est["complete"] and est["prices"] == "pctl price snapshot of 2000-01-01"
+    # stopped: storage (head root, FSx, software EBS, empty EFS) and the NAT gateway with its address
+    assert est["stopped_hourly"] == pytest.approx(0.004 + 0.24 + 0.01 + 0.0 + 0.05 + 0.01)
 
 
 def test_flexible_compute_resource_is_priced_at_its_dearest_type(prices):

@@ -7,7 +7,9 @@
 * **full scale per hour**: idle plus every queue at ``max_count``, priced on-demand and on spot (and
   as configured: each queue at its own capacity type). A compute resource with several instance types
   is priced at its most expensive type (the bill can only be lower);
-* **idle month**: idle per hour x 730 (AWS's hours per month).
+* **idle month**: idle per hour x 730 (AWS's hours per month);
+* **stopped per hour**: what a stopped cluster (idle timer auto_stop, pctl stop) still costs: its storage
+  and the NAT gateway; instances and the head node's public address are not billed while stopped.
 
 Every line says which price it used and where the price came from (snapshot or Price List API).
 """
@@ -31,9 +33,11 @@ class Line:
     kind: str  # instance | storage | network
     detail: str = ""
     source: object = None
+    when_stopped: bool = False  # still billed while the cluster is stopped (storage, the NAT gateway)
 
     def to_dict(self) -> dict:
         return {"what": self.what, "kind": self.kind, "idle": self.idle, "hourly": round(self.hourly, 6),
+                "when_stopped": self.when_stopped,
                 "monthly": round(self.hourly * HOURS_PER_MONTH, 2), "detail": self.detail,
                 "price_source": self.source.describe() if self.source else None}
 
@@ -106,7 +110,7 @@ def estimate(config: dict, prices: PriceTable, *, nat_gateways: int = 0, public_
     size, vtype = _root(head, "LocalStorage", "RootVolume")
     v = _ebs_hourly(acc, size, vtype)
     if v is not None:
-        acc.lines.append(Line(f"head node root volume {size} GB {vtype}", v, True, "storage"))
+        acc.lines.append(Line(f"head node root volume {size} GB {vtype}", v, True, "storage", when_stopped=True))
     if head_public_ip:
         v = acc.use(prices.public_ipv4_hour(), "public IPv4")
         if v is not None:
@@ -123,28 +127,29 @@ def estimate(config: dict, prices: PriceTable, *, nat_gateways: int = 0, public_
             gb, vt = int(st.get("Size") or 35), st.get("VolumeType") or "gp3"
             v = _ebs_hourly(acc, gb, vt)
             if v is not None:
-                acc.lines.append(Line(f"{mount} EBS {gb} GB {vt} ({name})", v, True, "storage"))
+                acc.lines.append(Line(f"{mount} EBS {gb} GB {vt} ({name})", v, True, "storage", when_stopped=True))
         elif kind == "FsxLustre":
             gb, dep = int(st.get("StorageCapacity") or 1200), st.get("DeploymentType") or "SCRATCH_2"
             tput = st.get("PerUnitStorageThroughput")
             per = acc.use(prices.fsx_lustre_gb_month(dep, tput), f"FSx for Lustre {dep}")
             if per is not None:
                 acc.lines.append(Line(f"{mount} FSx for Lustre {gb} GB {dep}" + (f" {tput} MB/s/TiB" if tput else ""),
-                                      gb * per / HOURS_PER_MONTH, True, "storage"))
+                                      gb * per / HOURS_PER_MONTH, True, "storage", when_stopped=True))
         elif kind == "Efs":
             per = acc.use(prices.efs_gb_month(), "EFS")
             if per is not None:
                 acc.lines.append(Line(f"{mount} EFS (billed per GB stored: ${per:.2f}/GB-month)", 0.0, True, "storage",
-                                      "nothing while empty"))
+                                      "nothing while empty", when_stopped=True))
     # ---------------------------------------------------------------- idle: network
     if nat_gateways:
         v = acc.use(prices.nat_gateway_hour(), "NAT gateway")
         ip = acc.use(prices.public_ipv4_hour(), "public IPv4")
         if v is not None:
             acc.lines.append(Line("NAT gateway of the pctl network", v * nat_gateways, True, "network",
-                                  "shared by every cluster of the region; plus $0.045/GB processed"))
+                                  "shared by every cluster of the region; plus $0.045/GB processed", when_stopped=True))
         if ip is not None:
-            acc.lines.append(Line("NAT gateway public IPv4 address", ip * nat_gateways, True, "network"))
+            acc.lines.append(Line("NAT gateway public IPv4 address", ip * nat_gateways, True, "network",
+                                  when_stopped=True))
     # ---------------------------------------------------------------- queues
     queues = []
     ipv4 = prices.public_ipv4_hour() if public_compute else None
@@ -198,11 +203,14 @@ def estimate(config: dict, prices: PriceTable, *, nat_gateways: int = 0, public_
     if acc.unpriced:
         acc.notes.append("no price known for " + ", ".join(acc.unpriced) + ": totals leave them out (refresh "
                          "prices: pctl cost prices --refresh)")
+    stopped = sum(x.hourly for x in acc.lines if x.when_stopped)
     return {
         "currency": "USD",
         "region": prices.region,
         "idle_hourly": round(idle, 6),
         "idle_monthly": round(idle * HOURS_PER_MONTH, 2),
+        "stopped_hourly": round(stopped, 6),
+        "stopped_monthly": round(stopped * HOURS_PER_MONTH, 2),
         "full_scale_hourly": {k: round(v, 6) for k, v in full_scale.items()},
         "lines": [x.to_dict() for x in acc.lines],
         "queues": queues,

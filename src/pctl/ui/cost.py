@@ -31,7 +31,8 @@ def print_plan_cost(cost: dict, row) -> None:
                       + (f" to {', '.join(b['notify'])}" if b["notify"] else ""))
     idle = cost.get("idle_timeout")
     if idle:
-        what = "stopped (pctl start resumes)" if idle["action"] == "auto_stop" else "deleted"
+        what = (f"stopped (pctl start resumes; stopped it costs {money(cost['stopped_monthly'], per='month')} for "
+                "storage and network)" if idle["action"] == "auto_stop" else "deleted")
         row("Idle timer", f"after {idle['after']} without jobs or logins the cluster is {what}; no pctl needs to run")
     for note in cost.get("notes", []):
         row("", f"  ! {note}")
