@@ -382,6 +382,10 @@ def test_detached_build_reaches_available_with_no_pctl_process(aws, aws_env, bas
     bid = result["build_id"]
     assert result["action"] == "launched" and result["record"]["status"] == "launching"
     assert "estimate: about" in r.stderr
+    # what the build costs: the builder at its on-demand price for the estimated time (issue 15)
+    cost = result["cost"]
+    assert "cost: builder c6i.4xlarge $0.68" in r.stderr and cost["instance_type"] == "c6i.4xlarge"
+    assert cost["build"] == pytest.approx(cost["hourly"] * cost["hours"], abs=0.02) and cost["at_most"] >= cost["build"]
     ec2 = aws.client("ec2")
     inst, = instances(aws, bid)
     iid = inst["InstanceId"]

@@ -76,8 +76,11 @@ def test_pctl_bucket_access_is_this_run_only_and_the_head_writes_one_key(plan):
     compute = {(a, r) for a, r, _c in _allowed(docs["compute"], "pctl-ACCOUNT-us-east-1")}
     run = "arn:aws:s3:::pctl-ACCOUNT-us-east-1/clusters/lab/runs/dry-run/*"
     assert compute == {("s3:GetObject", run)}
-    # no software: no progress key (it is only written while software installs at boot)
-    assert head == {("s3:GetObject", run)}
+    # no software: no progress key (it is only written while software installs at boot); the cost agent's
+    # heartbeat (write) and pctl's control document (read) are the head node's only other keys
+    status = "arn:aws:s3:::pctl-ACCOUNT-us-east-1/clusters/lab/status/"
+    assert head == {("s3:GetObject", run), ("s3:PutObject", status + "heartbeat.json"),
+                    ("s3:GetObject", status + "control.json")}
 
 
 def test_config_uses_these_policies_and_no_s3access(plan):

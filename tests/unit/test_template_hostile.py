@@ -20,7 +20,8 @@ HOSTILE = [
 BASE = {
     "metadata": {"title": "t", "description": "d", "tags": ["x"], "version": "1", "author": "me"},
     "cluster": {"name": "c", "region": "us-east-1", "os": "rocky9", "custom_ami": "ami-0123456789abcdef0",
-                "key_name": "mykey", "tags": {"team": "hpc"}},
+                "key_name": "mykey", "tags": {"team": "hpc"}, "project": "genomics", "idle_timeout": "2h",
+                "idle_action": "auto_stop"},
     "compute": {"head_node": "t3.large",
                 "head_node_custom_actions": {ev: [{"script": "https://example.org/u.sh", "args": ["a"]}]
                                              for ev in ("on_node_start", "on_node_configured", "on_node_updated")},
@@ -37,6 +38,7 @@ BASE = {
              "shared_storage": [{"type": "ebs", "mount_point": "/scratch", "name": "scratch", "size_gb": 100,
                                  "volume_type": "gp3"}]},
     "networking": {"subnet_id": "subnet-0123456789abcdef0", "ssh_allowed_cidr": "203.0.113.0/24"},
+    "budget": {"monthly_usd": 5000, "notify": ["ops@example.org"]},
 }
 
 # Every string field: path -> True when it has a grammar (hostile values must be rejected),
@@ -53,6 +55,10 @@ FIELDS = {
     ("cluster", "custom_ami"): True,
     ("cluster", "key_name"): True,
     ("cluster", "tags", "team"): True,
+    ("cluster", "project"): True,
+    ("cluster", "idle_timeout"): True,
+    ("cluster", "idle_action"): True,
+    ("budget", "notify", 0): True,
     ("compute", "head_node"): True,
     ("compute", "queues", 0, "name"): True,
     ("compute", "queues", 0, "instance_types", 0): True,

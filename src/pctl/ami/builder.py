@@ -138,6 +138,11 @@ def start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, cat
     lifetime = estimates.lifetime_minutes(est["total_minutes"], opts.max_hours)
     volume = estimates.volume_gb(base["root_gb"], prepared.estimate)
     _say(progress, f"estimate: {estimates.describe(est)}")
+    from pctl.cost.lifecycle import build_cost  # issue 15: what the build costs
+    from pctl.ui.cost import build_cost_line
+
+    base_info["cost"] = build_cost(aws.region, instance_type, est["total_minutes"], volume, lifetime)
+    _say(progress, build_cost_line(base_info["cost"]))
     _say(progress, f"base image: {base['image_id']} ({base['name']})")
     return launch(aws, opts, prepared, store=store, base=base, est=est, lifetime=lifetime, volume=volume,
                   instance_type=instance_type, pc_version=pc_version, base_info=base_info, progress=progress)

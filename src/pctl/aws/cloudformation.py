@@ -151,3 +151,39 @@ def wait(aws, name_or_id: str, *, until: frozenset | set = DONE, poll: float = 5
             raise AwsError(f"stack {name_or_id} is still {status} after {timeout / 60:.0f} min",
                            hint="check it in the CloudFormation console, or run the command again later")
         time.sleep(poll)
+
+
+def stack_resources(aws, name: str) -> list[dict]:
+    """Every resource of the stack and of its nested stacks: {type, logical, physical, stack}."""
+    out: list[dict] = []
+    todo, seen = [name], set()
+    client = aws.client("cloudformation")
+    while todo:
+        stack = todo.pop()
+        if stack in seen:
+            continue
+        seen.add(stack)
+        try:
+            with aws_errors():
+                for page in client.get_paginator("list_stack_resources").paginate(StackName=stack):
+                    for r in page.get("StackResourceSummaries", []):
+                        out.append({"type": r.get("ResourceType"), "logical": r.get("LogicalResourceId"),
+                                    "physical": r.get("PhysicalResourceId"), "stack": stack})
+                        if r.get("ResourceType") == "AWS::CloudFormation::Stack" and r.get("PhysicalResourceId"):
+                            todo.append(r["PhysicalResourceId"])
+        except AwsError as exc:
+            if "does not exist" not in exc.message:
+                raise
+    return out
+
+
+def stacks_with_tag(aws, key: str, value: str, *, region: str | None = None) -> list[dict]:
+    """Live stacks of REGION (default: the session's) tagged KEY=VALUE."""
+    client = aws.client("cloudformation", region=region)
+    out: list[dict] = []
+    with aws_errors():
+        for page in client.get_paginator("describe_stacks").paginate():
+            for st in page.get("Stacks", []):
+                if tags_of(st).get(key) == value and st.get("StackStatus") != GONE:
+                    out.append(st)
+    return out

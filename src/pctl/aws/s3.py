@@ -104,12 +104,33 @@ def list_prefix(aws, bucket: str, prefix: str) -> list[str]:
 
 
 def get_json(aws, bucket: str | None, key: str):
-    """A JSON object from the bucket; None when missing or unreadable (callers show what they have)."""
+    """The JSON document at s3://BUCKET/KEY; None when it (or the bucket) does not exist or is not JSON."""
+    from pctl.aws.errors import AwsError
+
     if not bucket:
         return None
     try:
         with aws_errors():
             body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except AwsError as exc:
+        if str(exc.code) in ("NoSuchKey", "NoSuchBucket", "404", "403", "AccessDenied"):
+            return None
+        raise
+    try:
         return json.loads(body)
-    except Exception:
+    except ValueError:
         return None
+
+
+def put_json(aws, bucket: str, key: str, doc) -> None:
+    with aws_errors():
+        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, indent=1).encode(),
+                                    ServerSideEncryption="AES256", ContentType="application/json")
+
+
+def pctl_bucket_regions(aws) -> list[str]:
+    """Regions where this account has a pctl bucket (pctl-<account>-<region>)."""
+    prefix = f"pctl-{aws.account_id}-"
+    with aws_errors():
+        names = [b["Name"] for b in aws.client("s3").list_buckets().get("Buckets", [])]
+    return sorted(n[len(prefix):] for n in names if n.startswith(prefix))

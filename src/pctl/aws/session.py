@@ -33,17 +33,29 @@ class Aws:
     def region(self) -> str:
         return self.session.region_name
 
-    def client(self, service: str):
-        if service not in self._clients:
+    def client(self, service: str, *, region: str | None = None, max_attempts: int | None = None):
+        """A client for SERVICE in this session's region (or REGION, for services with fixed endpoints such
+        as the Price List API). AWS_ENDPOINT_URL_<SERVICE> wins over AWS_ENDPOINT_URL, as in the AWS CLI.
+        max_attempts: fewer retries for calls whose failure has a fallback (prices)."""
+        key = (service, region, max_attempts)
+        if key not in self._clients:
             with aws_errors():
                 kwargs = {}
-                endpoint = os.environ.get("AWS_ENDPOINT_URL")
+                env_name = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_")
+                endpoint = os.environ.get(env_name) or os.environ.get("AWS_ENDPOINT_URL")
                 if endpoint:
                     kwargs["endpoint_url"] = endpoint
-                c = self.session.client(service, config=self._config, **kwargs)
+                if region:
+                    kwargs["region_name"] = region
+                config = self._config
+                if max_attempts is not None:
+                    from botocore.config import Config
+
+                    config = config.merge(Config(retries={"mode": "standard", "max_attempts": max_attempts}))
+                c = self.session.client(service, config=config, **kwargs)
             c.meta.events.register("before-call.*.*", self._record)
-            self._clients[service] = c
-        return self._clients[service]
+            self._clients[key] = c
+        return self._clients[key]
 
     def _record(self, model=None, **_kw):
         if model is not None:

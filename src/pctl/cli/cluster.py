@@ -66,8 +66,12 @@ def list_(profile, region, as_json):
         return
     from pctl.ui.table import print_table
 
-    print_table(["NAME", "STATUS", "TEMPLATE", "AGE", "HEAD NODE"],
-                [[r["name"], r["status"], r["template"] or "-", r["age"], r["head_node"] or "-"] for r in rows])
+    from pctl.cost.estimate import money  # issue 15: running nodes and estimated spend so far
+
+    print_table(["NAME", "STATUS", "TEMPLATE", "AGE", "NODES", "SPEND SO FAR", "HEAD NODE"],
+                [[r["name"], r["status"], r["template"] or "-", r["age"], str(r.get("running_nodes", 0)),
+                  ("~" + money(r["spend_so_far"])) if r.get("spend_so_far") is not None else "-", r["head_node"] or "-"]
+                 for r in rows])
 
 
 @click.command("status")
@@ -75,7 +79,7 @@ def list_(profile, region, as_json):
 @aws_options
 @json_option
 def status(name, profile, region, as_json):
-    """Show a cluster: status, head node, queues with running nodes, software install progress.
+    """Show a cluster: status, head node, queues, software progress, node/GPU-hours, idle countdown, cost.
 
     \b
     Example:
@@ -115,6 +119,9 @@ def status(name, profile, region, as_json):
                    f"{sw.get('packages_total', '?')} packages, updated {sw.get('updated', '?')}")
     elif s["software_mode"]:
         click.echo(f"  software   {s['software_mode']}")
+    from pctl.ui.cost import print_status_cost  # issue 15: usage of the last day, idle countdown, spend
+
+    print_status_cost(s)
     if s.get("failure"):
         click.echo(f"  failure    {s['failure']}")
 

@@ -308,6 +308,10 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, profile=None, wait=T
     pre = preflight(aws, prepared, opts)
     for c in pre.checks:
         say(f"pre-flight: {c}")
+    from pctl.cost import lifecycle as cost_lifecycle  # prices, estimate, budget gate (before anything exists)
+
+    cost_estimate = cost_lifecycle.before_create(aws, prepared, region=aws.region, public_only=opts.public_only,
+                                                 yes=yes, progress=lambda m: say(f"  {m}"))
     run_id = new_run_id()
     undo = Undo(say)
     stage = "before"
@@ -436,6 +440,13 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, profile=None, wait=T
                     f"over pctl's; use 'pctl ssh {name}'")
         except OSError:
             pass
+    # issue 15: the AWS Budget and the idle timer (reported, never fatal: the cluster exists)
+    record["cost"] = dict(cost_lifecycle.after_create(aws, prepared, region=aws.region, bucket=bucket,
+                                                      estimate=cost_estimate, progress=lambda m: say(f"  {m}")),
+                          idle_hourly=cost_estimate["idle_hourly"], idle_monthly=cost_estimate["idle_monthly"],
+                          full_scale_hourly=cost_estimate["full_scale_hourly"], prices=cost_estimate["prices"])
+    for problem in record["cost"]["problems"]:
+        say(f"warning: {problem}")
     return record
 
 

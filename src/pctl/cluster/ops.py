@@ -46,9 +46,13 @@ def list_clusters(aws) -> list[dict]:
             "managed_by_pctl": "pctl:version" in tags,
             "software": tags.get("pctl:software"),
             "age": _age(info.get("creationTime")),
+            "created": str(info.get("creationTime") or "") or None,
             "head_node": head.get("publicIpAddress") or head.get("privateIpAddress"),
             "pcluster_version": info.get("version", c.get("version")),
         })
+    from pctl.cost.usage import list_extras  # issue 15: running nodes, estimated spend so far
+
+    list_extras(aws, out)
     return out
 
 
@@ -69,7 +73,7 @@ def cluster_status(aws, name: str) -> dict:
     tags = _tags(info)
     head = info.get("headNode") or {}
     nodes: dict[str, int] = {}
-    for i in ec2.cluster_instances(aws, name):
+    for i in ec2.cluster_nodes(aws, name):
         if i["node_type"] == "Compute":
             nodes[i["queue"] or "?"] = nodes.get(i["queue"] or "?", 0) + 1
     summary = summary_of(aws, tags)
@@ -91,7 +95,15 @@ def cluster_status(aws, name: str) -> dict:
         "s3_mounts": summary.get("s3_mounts", []), "shared_storage": summary.get("shared_storage", []),
         "users": summary.get("users", []), "packages": summary.get("packages", []),
         "failure": info.get("failures") or info.get("failureReason"),
+        # issue 15: per-queue node/GPU-hours of the last day, idle timer countdown, cost so far
+        **_cost_status(aws, name, tags, sum(nodes.values())),
     }
+
+
+def _cost_status(aws, name: str, tags: dict, compute_running: int) -> dict:
+    from pctl.cost.usage import status_block
+
+    return status_block(aws, name, tags, compute_running=compute_running)
 
 
 def read_software_status(aws, tags: dict, name: str) -> dict | None:
@@ -153,9 +165,14 @@ def delete_cluster(aws, name: str, *, yes: bool, wait: bool = True, delete_netwo
             raise PctlError(f"could not delete {own_name}: {cfn.failure_reason(aws, own_name) or final['StackStatus']}",
                             hint=f"run 'pctl delete {name}' again")
         report["stack"] = "DELETE_COMPLETE"
+    from pctl.cost import lifecycle as cost_lifecycle  # budget and idle timer go with the cluster
+
+    report["cost"] = cost_lifecycle.after_delete(aws, name, _tags(info) if info is not None else None, bucket=bucket,
+                                                 progress=say)
     report["objects_deleted"] = delete_prefix(aws, bucket, f"clusters/{name}/")
     report["ssh_entry_removed"] = sshconfig.remove_host(name)
-    if info is None and own is None and not report["objects_deleted"] and not report["ssh_entry_removed"]:
+    if info is None and own is None and not report["objects_deleted"] and not report["ssh_entry_removed"] and not (
+            report["cost"]["budgets_deleted"] or report["cost"]["idle_timer_removed"]):
         raise PctlError(f"no cluster named {name!r} in {aws.region} (and nothing of it left to clean up)",
                         hint="list clusters with: pctl list")
     if delete_network:

@@ -371,6 +371,10 @@ def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, look
         d = placeholder_decisions(prepared, opts)
     b = build(prepared, d)
     plan = plan_dict(prepared, d, b, dry_run=True)
+    from pctl.cost.checks import plan_cost  # idle/full-scale cost and the budget check
+
+    plan["cost"] = plan_cost(prepared.template, b.rendered.config, d.region, public_only=opts.public_only,
+                             subnet_id=prepared.template.networking.subnet_id)
     if not default_region(prepared.template) and not lookup:
         plan["notes"].insert(0, "no region in the template, --region or AWS_REGION: showing us-east-1")
     return {"dry_run": True, "plan": plan, "config": b.rendered.config, "scripts": prepared.scripts,

@@ -102,6 +102,12 @@ def node_policies(template, *, region: str, cluster: str, bucket: str, scripts_p
     if status_key:
         head.append({"Sid": "PctlInstallProgress", "Effect": "Allow", "Action": ["s3:PutObject"],
                      "Resource": s3_arn(part, bucket, status_key)})
+    # the head node's cost agent (pctl.cost.idle): writes its heartbeat, reads pctl's control document
+    status = f"clusters/{cluster}/status/"
+    head.append({"Sid": "PctlIdleHeartbeat", "Effect": "Allow", "Action": ["s3:PutObject"],
+                 "Resource": s3_arn(part, bucket, f"{status}heartbeat.json")})
+    head.append({"Sid": "PctlIdleControl", "Effect": "Allow", "Action": ["s3:GetObject"],
+                 "Resource": s3_arn(part, bucket, f"{status}control.json")})
     compute = [scripts] + mounts
     out: list[Policy] = []
     for role, statements in (("head", head), ("compute", compute)):

@@ -414,14 +414,16 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
                          f"({MAX_HEAD_BOOTSTRAP_TIMEOUT // 3600} h): use 'pctl ami build'")
     if storage:
         config["SharedStorage"] = storage
-    tags = [
-        {"Key": "pctl:template", "Value": ctx.template_name[:256]},
+    from pctl.cost.tags import resource_tags  # issue 15: pctl:cluster, pctl:template, pctl:project + user tags
+
+    cost_tags = resource_tags(template, ctx.cluster_name, ctx.template_name)
+    tags = [{"Key": k, "Value": v} for k, v in cost_tags.items() if k.startswith("pctl:")]
+    tags += [
         {"Key": "pctl:fingerprint", "Value": ctx.fingerprint},
         {"Key": "pctl:version", "Value": ctx.pctl_version},
         {"Key": "pctl:software", "Value": ctx.software_mode},
     ]
-    for k, v in sorted(template.cluster.tags.items()):
-        tags.append({"Key": k, "Value": v})
+    tags += [{"Key": k, "Value": v} for k, v in cost_tags.items() if not k.startswith("pctl:")]
     for k, v in ctx.extra_tags:
         tags.append({"Key": k, "Value": v})
     config["Tags"] = tags

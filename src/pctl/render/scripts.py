@@ -468,6 +468,9 @@ def render_node_scripts(template, options: ScriptOptions) -> dict[str, str]:
         has_software=_has_software(template, options),
         unit_prefix=S3_UNIT_PREFIX,
     )
+    from pctl.cost.idle.node import agent_files  # issue 15: heartbeat/usage agent on the head node
+
+    ctx.update(cost_agent=agent_files(template))
     out = {
         "head.sh": _render("node.sh.j2", role="head", script_name="head.sh", log_name="bootstrap.log", **ctx),
         "compute.sh": _render("node.sh.j2", role="compute", script_name="compute.sh", log_name="bootstrap.log",

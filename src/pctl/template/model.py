@@ -108,6 +108,31 @@ def _metadata_tag(value: str) -> str | None:
         return f"search tag {value!r} must be lowercase letters, digits, + . - (at most 40)"
     return None
 
+def _project(value: str) -> str | None:
+    import re
+
+    if not re.fullmatch(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", value):
+        return f"project {value!r} must be letters, digits and . _ - (at most 64), starting with a letter or digit"
+    return None
+
+def _idle_timeout(value: str) -> str | None:
+    import re
+
+    from pctl.cost.duration import duration_problem
+
+    if not re.fullmatch(r"(?:[0-9]{1,5}[dhm]){1,3}", value):
+        return f"idle_timeout {value!r} is not a duration such as 2h, 90m, 1h30m or 3d"
+    return duration_problem(value, minimum=10 * 60, maximum=30 * 86400, what="idle_timeout")
+
+def _notify(value: str) -> str | None:
+    import re
+
+    if re.fullmatch(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$", value):
+        return None
+    if re.fullmatch(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$", value) and len(value) <= 254:
+        return None
+    return f"notify {value!r} must be an e-mail address or an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC)"
+
 ClusterName = Annotated[str, _check(rules.cluster_name_problem)]
 Region = Annotated[str, _check(rules.region_problem)]
 InstanceType = Annotated[str, _check(rules.instance_type_problem)]
@@ -143,6 +168,14 @@ class Cluster(_Model):
     custom_ami: Optional[Annotated[str, _check(_ami)]] = Field(None, description="AMI id or pctl AMI name.")
     key_name: Optional[Annotated[str, _check(_key_name)]] = Field(None, description="EC2 key pair for SSH.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra AWS tags for every resource.")
+    project: Optional[Annotated[str, _check(_project)]] = Field(
+        None, description="Project this cluster's spend is counted under (tag pctl:project; pctl cost --project).")
+    idle_timeout: Optional[Annotated[str, _check(_idle_timeout)]] = Field(
+        None, description="Stop or delete the cluster after this long with no running or pending jobs and no "
+                          "logged-in users, e.g. 2h (10 minutes to 30 days). Works with no pctl running anywhere.")
+    idle_action: Annotated[Literal["auto_stop", "auto_delete"], BeforeValidator(_lower_token)] = Field(
+        "auto_stop", description="auto_stop: stop the compute fleet and the head node (pctl start NAME resumes; "
+                                 "storage is kept); auto_delete: delete the whole cluster.")
 
 AllocationStrategy = Literal["lowest-price", "capacity-optimized", "price-capacity-optimized", "prioritized",
                              "capacity-optimized-prioritized"]
@@ -310,6 +343,16 @@ class Data(_Model):
     s3_mounts: list[S3Mount] = Field(default_factory=list, max_length=50)
     shared_storage: list[SharedStorage] = Field(default_factory=list, max_length=25)
 
+class Budget(_Model):
+    """A monthly budget: an AWS Budget on the cluster's (or project's) tag, alerts at 80 % and 100 %."""
+
+    monthly_usd: float = Field(gt=0, le=10_000_000, description="Monthly budget in US dollars.")
+    notify: list[Annotated[str, _check(_notify)]] = Field(
+        default_factory=list, max_length=10, description="E-mail addresses or SNS topic ARNs told at 80 % and 100 %.")
+    scope: Optional[Annotated[Literal["cluster", "project"], BeforeValidator(_lower_token)]] = Field(
+        None, description="What the budget counts: this cluster, or every cluster of cluster.project "
+                          "(default: project when cluster.project is set).")
+
 class Networking(_Model):
     subnet_id: Optional[SubnetId] = None
     ssh_allowed_cidr: Optional[Cidr] = Field(None, description="Who may SSH to the head node; default: your public "
@@ -335,6 +378,8 @@ class Template(_Model):
     groups: list[Group] = Field(default_factory=list, max_length=500)
     data: Data = Field(default_factory=Data)
     networking: Networking = Field(default_factory=Networking)
+    budget: Optional[Budget] = Field(None, description="Monthly budget: checked against the estimate before "
+                                                       "create, enforced by alerts while the cluster runs.")
 
     @property
     def arch(self) -> str:

@@ -672,6 +672,10 @@ def validate_loaded(loaded: LoadedTemplate, *, catalog=None, use_catalog: bool =
     except ValidationError as exc:
         diags += _pydantic_diagnostics(exc)
     diags += cross_field(loaded.data)
+    if result.template is not None:  # issue 15: cost rules (budget vs the idle month, idle timer)
+        from pctl.cost.rules import cost_diagnostics
+
+        diags += cost_diagnostics(result.template)
     if use_catalog:
         if catalog is None:
             from pctl.spack.catalog import find_catalog

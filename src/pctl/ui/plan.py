@@ -84,6 +84,10 @@ def print_plan(plan: dict, *, looked_up: bool = False) -> None:
     _row("Bucket", f"s3://{b['name']}/{b['prefix']}  ({', '.join(b['objects'])}; {b['note']})")
     if plan.get("head_bootstrap_timeout"):
         _row("Timeout", f"head-node bootstrap {plan['head_bootstrap_timeout'] // 60} min")
+    if plan.get("cost"):  # issue 15
+        from pctl.ui.cost import print_plan_cost
+
+        print_plan_cost(plan["cost"], _row)
     for note in plan["notes"]:
         _row("Note", note)
     for i, lk in enumerate(plan.get("lookups", [])):
