@@ -1,6 +1,7 @@
 """Cost against the moto server: tags on what is made, budgets created and deleted with the cluster (a
 project budget kept while the project has clusters), Cost Explorer grouped by tag (moto's configurable
-results), the budget gate at create, and `pctl list` / `pctl status` cost columns."""
+results), the budget gate at create, and `pctl list` / `pctl status` cost columns. Clusters are made by the real
+ParallelCluster on the lifecycle server (see test_lifecycle.py), where its create completes."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ import urllib.request
 
 import pytest
 
-from pctl.cluster import pcluster_api
+from pctl.aws.pcluster import EMULATOR_SUPPRESSED
 from pctl.cluster.create import create_cluster
 from pctl.cluster.ops import cluster_status, delete_cluster, list_clusters
 from pctl.cluster.plan import CreateOptions
 from pctl.cost.idle.decide import iso
 from pctl.errors import PctlError
 from support.cli import run_pctl
-from test_create import FakeBackend  # the recording ParallelCluster seam of test_create.py
 
 TEMPLATE = """\
 cluster:
@@ -40,10 +40,18 @@ budget:
 
 
 @pytest.fixture
-def backend(monkeypatch):
-    b = FakeBackend()
-    monkeypatch.setattr(pcluster_api, "backend", b)
-    return b
+def aws(aws_lifecycle_env):
+    """The lifecycle server, with a key pair: ParallelCluster's create completes there."""
+    import shutil
+
+    pytest.importorskip("pcluster")
+    if shutil.which("node") is None:
+        pytest.skip("ParallelCluster needs Node.js")
+    from pctl.aws import Aws
+
+    a = Aws(region="us-east-1")
+    a.client("ec2").create_key_pair(KeyName="lab-key", KeyType="ed25519")
+    return a
 
 
 @pytest.fixture
@@ -58,8 +66,9 @@ def _write(tmp_path, name="lab", budget=500, scope="cluster"):
 
 
 def _create(path, **kw):
-    return create_cluster(CreateOptions(template=path), use_catalog=False, yes=kw.pop("yes", True), poll=0,
-                          ssh_cidr="203.0.113.0/24", as_json=True, **kw)
+    return create_cluster(CreateOptions(template=path, key_name="lab-key", ssh_cidr="203.0.113.0/24",
+                                        suppress_validators=EMULATOR_SUPPRESSED),
+                          use_catalog=False, yes=kw.pop("yes", True), poll=0.05, **kw)
 
 
 def _budgets(aws):
@@ -67,9 +76,9 @@ def _budgets(aws):
         AccountId="123456789012").get("Budgets", [])}
 
 
-def test_tags_budget_and_idle_timer_made_with_the_cluster_and_removed_with_it(aws, backend, ssh_dir, tmp_path):
+def test_tags_budget_and_idle_timer_made_with_the_cluster_and_removed_with_it(aws, ssh_dir, tmp_path):
     rec = _create(_write(tmp_path))
-    (_, name, config, _, _), = [c for c in backend.calls if c[0] == "create"]
+    config = rec["config"]
     tags = {t["Key"]: t["Value"] for t in config["Tags"]}
     # ParallelCluster copies these to its stack and the stack to every resource (checked for the real
     # ParallelCluster in test_idle_policy_pcluster.py)
@@ -99,47 +108,31 @@ def test_tags_budget_and_idle_timer_made_with_the_cluster_and_removed_with_it(aw
     record = json.loads(aws.client("s3").get_object(Bucket=rec["bucket"], Key="clusters/lab/cost.json")["Body"].read())
     assert record["project"] == "genomics" and record["idle_hourly"] > 0 and "g5.2xlarge" in record["instance_prices"]
     # delete: the budget and the timer go with the cluster
-    report = delete_cluster(aws, backend, "lab", yes=True, poll=0, quiet=True)
+    report = delete_cluster(aws, "lab", yes=True, poll=0.05)
     assert "pctl-cluster-us-east-1-lab" in report["cost"]["budgets_deleted"]
     assert len(report["cost"]["idle_timer_removed"]) == 4
     assert "pctl-cluster-us-east-1-lab" not in _budgets(aws)
     assert aws.client("lambda").list_functions()["Functions"] == []
 
 
-def test_project_budget_stays_while_a_cluster_of_the_project_exists(aws, backend, ssh_dir, tmp_path, monkeypatch):
-    # the fake ParallelCluster makes a bare stack; give it the config's tags as ParallelCluster does
-    real_create = backend.create_cluster
-
-    def create_with_tags(name, config, region, **kw):
-        out = real_create(name, config, region, **kw)
-        aws.client("cloudformation").update_stack(StackName=name, UsePreviousTemplate=True, Tags=config["Tags"])
-        return out
-
-    real_delete = backend.delete_cluster
-
-    def delete_with_stack(name, region):
-        aws.client("cloudformation").delete_stack(StackName=name)  # as ParallelCluster deletes its stack
-        return real_delete(name, region)
-
-    monkeypatch.setattr(backend, "create_cluster", create_with_tags)
-    monkeypatch.setattr(backend, "delete_cluster", delete_with_stack)
+def test_project_budget_stays_while_a_cluster_of_the_project_exists(aws, ssh_dir, tmp_path):
     _create(_write(tmp_path, "lab", scope="project"))
     _create(_write(tmp_path, "lab2", scope="project"))
     assert set(_budgets(aws)) == {"pctl-project-genomics"}
     b = _budgets(aws)["pctl-project-genomics"]
     assert b["CostFilters"] == {"TagKeyValue": ["user:pctl:project$genomics"]}
-    delete_cluster(aws, backend, "lab", yes=True, poll=0, quiet=True)
+    delete_cluster(aws, "lab", yes=True, poll=0.05)
     assert "pctl-project-genomics" in _budgets(aws), "lab2 still belongs to the project"
-    report = delete_cluster(aws, backend, "lab2", yes=True, poll=0, quiet=True)
+    report = delete_cluster(aws, "lab2", yes=True, poll=0.05)
     assert report["cost"]["budgets_deleted"] == ["pctl-project-genomics"] and not _budgets(aws)
 
 
-def test_create_refuses_an_idle_month_above_the_budget_unless_yes(aws, backend, ssh_dir, tmp_path):
+def test_create_refuses_an_idle_month_above_the_budget_unless_yes(aws, ssh_dir, tmp_path):
     path = _write(tmp_path, budget=20)
     with pytest.raises(PctlError) as exc:
         _create(path, yes=False)
     assert "above budget.monthly_usd $20.00" in exc.value.message and "--yes" in exc.value.hint
-    assert not backend.calls and not aws.client("ec2").describe_vpcs(
+    assert not aws.client("cloudformation").describe_stacks()["Stacks"] and not aws.client("ec2").describe_vpcs(
         Filters=[{"Name": "tag:pctl:network", "Values": ["us-east-1"]}])["Vpcs"], "nothing made before the check"
     rec = _create(path, yes=True)
     assert rec["status"] == "CREATE_COMPLETE"
@@ -209,7 +202,7 @@ def test_cost_report_filters_by_cluster_or_project():
 
 # ------------------------------------------------------------------------------------ list and status
 
-def test_list_and_status_show_nodes_usage_countdown_and_spend(aws, backend, ssh_dir, tmp_path):
+def test_list_and_status_show_nodes_usage_countdown_and_spend(aws, ssh_dir, tmp_path):
     rec = _create(_write(tmp_path))
     bucket = rec["bucket"]
     now = time.time()
@@ -229,7 +222,7 @@ def test_list_and_status_show_nodes_usage_countdown_and_spend(aws, backend, ssh_
     control = json.loads(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     control["armed_at"] = iso(now - 5 * 3600)  # armed when the cluster was made, 5 h ago
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(control).encode())
-    s = cluster_status(aws, backend, "lab")
+    s = cluster_status(aws, "lab")
     u = s["usage_last_day"]
     assert u["gpu"] == {"node_hours": 3.0, "gpu_hours": 3.0, "gpu_alloc_hours": 2.25, "gpu_idle_hours": 0.75}
     assert u["cpu"]["node_hours"] == 4.0
@@ -240,9 +233,9 @@ def test_list_and_status_show_nodes_usage_countdown_and_spend(aws, backend, ssh_
     prices = json.loads(aws.client("s3").get_object(Bucket=bucket, Key="clusters/lab/cost.json")["Body"].read())
     nodes = 3 * prices["instance_prices"]["g5.2xlarge"]["spot"] + 14 * prices["instance_prices"]["c6i.xlarge"]["ondemand"]
     assert so["compute_usd"] == pytest.approx(round(nodes, 2))
-    rows = list_clusters(aws, backend)
+    rows = list_clusters(aws)
     assert rows[0]["running_nodes"] == 0 and rows[0]["spend_so_far"] >= so["compute_usd"]
-    # the CLI prints them (in process: the recording ParallelCluster seam stands in for the real one)
+    # the CLI prints them
     from click.testing import CliRunner
 
     from pctl.cli.main import cli

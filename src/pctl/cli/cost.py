@@ -96,7 +96,7 @@ def prices(template, refresh, instance_types, profile, region, as_json):
     t = None
     if template:
         from pctl.cost.lifecycle import needed_instance_types
-        from pctl.template.api import load_valid
+        from pctl.registry.templates import load_valid
 
         _, result = load_valid(template, use_catalog=False)
         t = result.template
@@ -191,7 +191,7 @@ def budget(name, template, profile, region, as_json):
     """
     from pctl.cost import budgets
     from pctl.errors import PctlError
-    from pctl.template.api import load_valid
+    from pctl.registry.templates import load_valid
 
     _, result = load_valid(template, use_catalog=False)
     t = result.template

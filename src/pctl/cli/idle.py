@@ -138,7 +138,7 @@ def arm(name, template, profile, region, as_json):
       pctl idle arm my-cluster -t my-cluster.yaml
     """
     from pctl.cost.idle import install
-    from pctl.template.api import load_valid
+    from pctl.registry.templates import load_valid
 
     tref, result = load_valid(template, use_catalog=False)
     aws = make_aws(profile, region or result.template.cluster.region)
@@ -193,7 +193,7 @@ def policy(template, name, account, region, action):
 
     from pctl.cost.idle.policy import function_policy
     from pctl.errors import PctlError
-    from pctl.template.api import load_valid
+    from pctl.registry.templates import load_valid
 
     _, result = load_valid(template, use_catalog=False)
     t = result.template

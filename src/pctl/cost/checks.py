@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pctl.errors import PctlError
 
-DRY_SUBNET = "subnet-pctlpublic0"
 
 
 def network_shape(*, public_only: bool = False, subnet_id: str | None = None) -> dict:
@@ -92,12 +91,20 @@ def template_cost(template, *, region: str | None = None, public_only: bool = Fa
     """The plan's cost block for a bare template (no create options): renders the ParallelCluster config
     purely with placeholder ids, the way the dry run does."""
     from pctl import __version__
-    from pctl.render.pcluster import RenderContext, render_config
+    from pctl.cluster.plan import PLACEHOLDER_PRIVATE, PLACEHOLDER_PUBLIC
+    from pctl.render.pcluster import NetworkLayout, RenderContext, Subnet, render_config
 
     region = region or template.cluster.region or "us-east-1"
     subnet = template.networking.subnet_id
     mode = "ami" if template.cluster.custom_ami else ("boot" if template.software.spack_packages else "none")
-    ctx = RenderContext(region=region, head_subnet_id=subnet or DRY_SUBNET, compute_subnet_ids=(subnet or DRY_SUBNET,),
+    if subnet:
+        one = Subnet(subnet, "its zone", public=True)
+        network = NetworkLayout(head=one, compute=(one,), source="existing")
+    else:
+        pub = [Subnet(s, f"zone {i + 1}", public=True) for i, s in enumerate(PLACEHOLDER_PUBLIC)]
+        priv = [Subnet(s, f"zone {i + 1}") for i, s in enumerate(PLACEHOLDER_PRIVATE)]
+        network = NetworkLayout(head=pub[0], compute=tuple(pub if public_only else priv))
+    ctx = RenderContext(region=region, network=network,
                         scripts_bucket=f"pctl-ACCOUNT-{region}", scripts_prefix="clusters/x/", cluster_name=template.cluster.name,
                         template_name=template.cluster.name, fingerprint="0" * 64, pctl_version=__version__,
                         software_mode=mode, custom_ami=template.cluster.custom_ami)
