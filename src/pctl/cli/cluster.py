@@ -74,8 +74,9 @@ def status(name, profile, region, as_json):
     """Show a cluster: status, head node, queues with running nodes, software install progress.
 
     \b
-    Example:
+    Examples:
       pctl status my-cluster
+      pctl status my-cluster --json | jq .software
     """
     from pctl.cluster import pcluster_api
     from pctl.cluster.ops import cluster_status

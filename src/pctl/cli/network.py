@@ -25,7 +25,13 @@ def network():
 @click.option("--ssh-cidr", default=None, help="Allow SSH from this CIDR (default: your public IP /32).")
 @json_option
 def create(profile, region, public_only, ssh_cidr, as_json):
-    """Create (or complete and adopt) the region's pctl network."""
+    """Create (or complete and adopt) the region's pctl network.
+
+    \b
+    Examples:
+      pctl network create --region us-east-1
+      pctl network create --region us-west-2 --public-only   # no NAT gateway (cheapest)
+    """
     from pctl.errors import UsageError
     from pctl.network.ensure import ensure_network
     from pctl.template.rules import cidr_problem
@@ -46,7 +52,13 @@ def create(profile, region, public_only, ssh_cidr, as_json):
 @aws_options
 @json_option
 def list_(profile, region, as_json):
-    """List pctl networks in a region."""
+    """List pctl networks in a region.
+
+    \b
+    Examples:
+      pctl network list
+      pctl network list --region us-west-2 --json
+    """
     from pctl.network.delete import list_networks
 
     aws = make_aws(profile, region)
@@ -69,7 +81,12 @@ def list_(profile, region, as_json):
 @yes_option
 @json_option
 def delete(profile, region, yes, as_json):
-    """Delete the region's pctl network (refused while clusters use it)."""
+    """Delete the region's pctl network (refused while clusters use it).
+
+    \b
+    Examples:
+      pctl network delete --region us-east-1 --yes
+    """
     from pctl.errors import PctlError
     from pctl.network.delete import delete_network, tagged_resources
 

@@ -11,7 +11,9 @@ def schema(output):
     """Print the JSON Schema of a pctl template.
 
     \b
-    Use it for completion and checks in your editor (yaml-language-server):
+    Use it for completion and checks in your editor (yaml-language-server).
+    \b
+    Examples:
       pctl schema -o pctl.schema.json
       # then at the top of a template:
       # yaml-language-server: $schema=./pctl.schema.json

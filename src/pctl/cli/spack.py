@@ -34,7 +34,13 @@ def index_build(repo_dir, output, as_json):
     """Build a catalog from a spack-packages checkout (REPO_DIR).
 
     Reads every package.py statically (nothing is imported or executed) and writes a JSON index of
-    package names, versions, variants and descriptions.
+    package names, versions, variants and descriptions. It overrides the catalog shipped with pctl.
+
+    \b
+    Examples:
+      git clone --depth 1 -b v2026.06.0 https://github.com/spack/spack-packages
+      pctl spack index build spack-packages
+      pctl spack index build spack-packages -o spack-index.json   # then PCTL_SPACK_INDEX=spack-index.json
     """
     from pctl.errors import PctlError
     from pctl.spack import PINNED_PACKAGES_RELEASE
@@ -142,7 +148,13 @@ def index_info(catalog, as_json):
 @click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @json_option
 def check(specs, catalog, as_json):
-    """Check Spack specs: grammar, and package/version/variants against the catalog."""
+    """Check Spack specs: grammar, and package/version/variants against the catalog.
+
+    \b
+    Examples:
+      pctl spack check samtools@1.21 "gromacs@2025.2 +mpi ^openmpi"
+      pctl spack check samtols --json        # unknown package: the closest names
+    """
     from pctl.errors import PctlError
     from pctl.spack.catalog import CatalogError, check_spec, find_catalog
     from pctl.spack.spec import SpecSyntaxError, parse_spec

@@ -28,6 +28,12 @@ def resolve_cmd(ref, output, as_json):
     The merge rules are in the README ("Template inheritance"). The result is checked (without the
     Spack catalog); problems are printed on stderr and make the exit code 1, the merged template is
     printed anyway so you can see what went wrong.
+
+    \b
+    Examples:
+      pctl template resolve projects/genomics.yaml
+      pctl template resolve team/projects/genomics -o resolved.yaml
+      pctl template resolve projects/genomics.yaml --json | jq .chain
     """
     from pctl.template.api import resolve_template
     from pctl.template.extends import dump_yaml

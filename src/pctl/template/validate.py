@@ -132,7 +132,7 @@ def _pydantic_diagnostics(exc) -> list[Diagnostic]:
                 import re
 
                 choices = re.findall(r"'([^']*)'", expected)
-                guess = rules.did_you_mean(inp, choices)
+                guess = rules.choice_suggestion(inp, choices)
                 if guess:
                     msg += f" (did you mean {guess!r}?)"
             code = "choice"
@@ -202,6 +202,9 @@ def _check_compute(data) -> list[Diagnostic]:
     head = _get(data, "compute", "head_node")
     if _valid_type(head):
         archs.setdefault(rules.instance_arch(head), ("compute", "head_node"))
+        unknown = rules.unknown_instance_type(head)
+        if unknown:
+            out.append(warning(unknown, ("compute", "head_node"), code="unknown-instance-type"))
     for i, q in enumerate(queues):
         if not isinstance(q, dict):
             continue
@@ -225,6 +228,10 @@ def _check_compute(data) -> list[Diagnostic]:
                                      ("compute", "queues", i, "instance_types", j), code="duplicate"))
                 dup.add(t)
                 if _valid_type(t):
+                    unknown = rules.unknown_instance_type(t)
+                    if unknown:
+                        out.append(warning(unknown, ("compute", "queues", i, "instance_types", j),
+                                           code="unknown-instance-type"))
                     arch = rules.instance_arch(t)
                     if archs and arch not in archs:
                         other_arch, other_path = next(iter(archs.items()))
