@@ -94,3 +94,14 @@ def test_every_leaf_command_has_examples_in_its_help():
         example_lines = [ln.strip() for ln in block.splitlines() if ln.strip().startswith("pctl ")]
         assert any(ln.startswith("pctl " + " ".join(path)) for ln in example_lines), (path, block[:400])
     assert not missing, "leaf commands without an Examples: block in --help: " + ", ".join(missing)
+
+
+def test_the_plan_never_contradicts_itself_about_software():
+    r = run_pctl("create", "-t", "bioinformatics", "--dry-run")
+    assert r.returncode == 0 and "installed once at boot" in r.stdout and "bake them into a custom AMI" in r.stdout
+    r = run_pctl("create", "-t", "bioinformatics", "--dry-run", "--custom-ami", "ami-0123456789abcdef0")
+    assert r.returncode == 0 and "already in the custom AMI; nothing installed at boot" in r.stdout
+    assert "bake" not in r.stdout and "build from source" not in r.stdout
+    plan = json.loads(run_pctl("create", "-t", "bioinformatics", "--dry-run", "--json", "--custom-ami",
+                               "ami-0123456789abcdef0").stdout)["plan"]
+    assert plan["software"]["mode"] == "ami" and not any("custom AMI once" in w for w in plan["warnings"])

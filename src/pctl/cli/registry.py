@@ -499,8 +499,9 @@ def index_cmd(directory, output, catalog, no_catalog, as_json):
     before publishing: exit 1 (and no index written) when any template is invalid.
 
     \b
-    Example:
+    Examples:
       pctl registry index seeds/ && aws s3 sync seeds/ s3://templates.example.org/
+      pctl registry index seeds/ -o public/index.json --json
     """
     import json
 

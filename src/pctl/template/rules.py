@@ -282,6 +282,17 @@ def mount_point_problem(value: str) -> str | None:
     return None
 
 
+OUTPUT_WORDS = ("checkpoint", "ckpt", "result", "output", "out", "scratch", "artifact", "log", "export", "upload",
+                "work", "tmp", "save", "write", "dump", "snapshot")
+
+
+def looks_like_output(mount_point: str) -> bool:
+    """True when a mount point's name says jobs will write there (/shared/checkpoints, /results, /scratch/out)."""
+    parts = [p for p in re.split(r"[/_.-]+", mount_point.lower()) if p]
+    return any(p == w or p.startswith(w) and (len(p) - len(w) <= 2 or w in ("checkpoint", "artifact", "output"))
+               for p in parts for w in OUTPUT_WORDS)
+
+
 def normalize_mount(value: str) -> str:
     return "/" + "/".join(p for p in value.split("/") if p)
 

@@ -23,13 +23,21 @@ def print_plan(plan: dict) -> None:
     h = plan["head_node"]
     _row("Head node", f"{h['instance_type']}, SSH from {h['ssh_from']}" + (f", key {c['key_name']}" if c.get("key_name") else ""))
     for i, q in enumerate(plan["queues"]):
-        types = ", ".join(t for cr in q["compute_resources"] for t in cr["instance_types"])
-        _row("Queues" if i == 0 else "", f"{q['name']:<14} {q['capacity']:<9} {q['min_count']}–{q['max_count']} nodes  {types}")
-        if len(q["compute_resources"]) > 1:
-            for cr in q["compute_resources"]:
-                _row("", f"  └ {cr['name']}: {cr['min_count']}–{cr['max_count']} ({', '.join(cr['instance_types'])})")
+        crs = q["compute_resources"]
+        types = ", ".join(t for cr in crs for t in cr["instance_types"])
+        if len(crs) > 1:  # max_count is per instance type (or pool of interchangeable types)
+            _row("Queues" if i == 0 else "", f"{q['name']:<14} {q['capacity']:<9} {q['min_count']}–{q['max_count']} "
+                                             "nodes in total")
+            for cr in crs:
+                always = f", {cr['min_count']} always on" if cr["min_count"] else ""
+                _row("", f"  └ up to {cr['max_count']} x {' or '.join(cr['instance_types'])}{always}  ({cr['name']})")
+        else:
+            _row("Queues" if i == 0 else "", f"{q['name']:<14} {q['capacity']:<9} {q['min_count']}–{q['max_count']} "
+                                             f"nodes  {types}")
         for note in q["notes"]:
-            if not note.startswith("counts split"):
+            if note.startswith("each instance type scales"):
+                _row("", "    (max_count is per instance type; ParallelCluster has no queue-wide limit)")
+            elif not note.startswith(("counts split", "stand in")) and " stand in for each other" not in note:
                 _row("", f"  ! {note}")
     for i, s in enumerate(plan["storage"]):
         st = s["settings"]
@@ -69,7 +77,9 @@ def print_plan(plan: dict) -> None:
     _row("Bucket", f"s3://{b['name']}/{b['prefix']}  ({', '.join(b['objects'])}; {b['note']})")
     if plan.get("head_bootstrap_timeout"):
         _row("Timeout", f"head-node bootstrap {plan['head_bootstrap_timeout'] // 60} min")
+    shown = {f"queue {q['name']}: {n}" for q in plan["queues"] for n in q["notes"]}  # printed with their queue
     for note in plan["notes"]:
-        _row("Note", note)
+        if note not in shown:
+            _row("Note", note)
     for w in plan["warnings"]:
         _row("Warning", w)
