@@ -152,8 +152,8 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
                                    compute_subnets=compute_subnets, ssh_cidr=cidr, custom_ami=custom_ami)
         import json
 
-        upload(aws, bucket, f"clusters/{name}/", {"cluster.json": json.dumps(cluster_summary(prepared, rendered),
-                                                                              indent=2)})
+        upload(aws, bucket, f"clusters/{name}/", {"cluster.json": json.dumps(
+            dict(cluster_summary(prepared, rendered), name=name, region=region), indent=2)})  # found by pctl.regions
         config = rendered.config
         config["Tags"] += [{"Key": "pctl:bucket", "Value": bucket}, {"Key": "pctl:bucket-prefix", "Value": prefix},
                            {"Key": "pctl:os", "Value": t.cluster.os}]

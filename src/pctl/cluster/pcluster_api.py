@@ -34,11 +34,16 @@ def _lib():
         # pcluster keeps one AWS client set per process, built from the environment of its first use;
         # start from the current environment (endpoint, region, credentials) every time.
         AWSApi.reset()
-    except Exception as exc:  # ImportError, or its own start-up errors
+    except ImportError as exc:
+        from pctl.extras import missing_aws
+
+        raise missing_aws("creating and managing clusters", exc.name or "pcluster") from None
+    except Exception as exc:  # its own start-up errors
         from pctl.errors import PctlError
+        from pctl.extras import install_command
 
         raise PctlError(f"AWS ParallelCluster is not usable: {exc}",
-                        hint="pip install 'pctl[aws]' (installs aws-parallelcluster); it also needs Node.js") from None
+                        hint=f"{install_command('aws')} (installs aws-parallelcluster); it also needs Node.js") from None
     return pc
 
 
