@@ -186,8 +186,9 @@ def builder_root(tmp_path, monkeypatch):
 class Imds:
     """IMDSv2 stand-in: token required on every GET (the builder runs with HttpTokens=required)."""
 
-    def __init__(self):
+    def __init__(self, region: str = "us-east-1"):
         self.instance_id = None
+        self.region = region  # the region of the instance it serves
         self.requests: list[tuple[str, str, bool]] = []
         imds = self
 
@@ -216,15 +217,15 @@ class Imds:
                 role = "pctl-build-role"
                 answers = {
                     "/latest/meta-data/instance-id": imds.instance_id or "",
-                    "/latest/meta-data/placement/region": "us-east-1",
-                    "/latest/meta-data/placement/availability-zone": "us-east-1a",
+                    "/latest/meta-data/placement/region": imds.region,
+                    "/latest/meta-data/placement/availability-zone": imds.region + "a",
                     "/latest/meta-data/iam/security-credentials/": role,
                     f"/latest/meta-data/iam/security-credentials/{role}": json.dumps({
                         "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "testing",
                         "SecretAccessKey": "testing", "Token": "testing", "Expiration": "2099-01-01T00:00:00Z",
                         "LastUpdated": "2026-01-01T00:00:00Z"}),
                     "/latest/dynamic/instance-identity/document": json.dumps({
-                        "region": "us-east-1", "availabilityZone": "us-east-1a", "instanceId": imds.instance_id}),
+                        "region": imds.region, "availabilityZone": imds.region + "a", "instanceId": imds.instance_id}),
                 }
                 if self.path in answers:
                     return self._send(200, answers[self.path].encode())

@@ -24,13 +24,16 @@ class Aws:
         with aws_errors():
             self.session = boto3.session.Session(profile_name=profile, region_name=region)
         self.profile = profile
-        # standard retries (throttling, 5xx, connection errors); AWS_MAX_ATTEMPTS as everywhere in the AWS tools
+        # standard retries (throttling, 5xx, connection errors): 8 retries; AWS_MAX_ATTEMPTS (the total number of
+        # attempts, as in every AWS SDK and the CLI) overrides it
+        retries: dict = {"mode": "standard", "max_attempts": 8}
         try:
-            attempts = max(1, int(os.environ.get("AWS_MAX_ATTEMPTS") or 8))
+            if os.environ.get("AWS_MAX_ATTEMPTS"):
+                retries = {"mode": "standard", "total_max_attempts": max(1, int(os.environ["AWS_MAX_ATTEMPTS"]))}
         except ValueError:
-            attempts = 8
-        self._config = Config(retries={"mode": "standard", "max_attempts": attempts},
-                              user_agent_extra=f"pctl/{__version__}", connect_timeout=10, read_timeout=60)
+            pass
+        self._config = Config(retries=retries, user_agent_extra=f"pctl/{__version__}", connect_timeout=10,
+                              read_timeout=60)
         self._clients: dict = {}
         self._account: str | None = None
         self.calls: list[str] = []  # every API call made (service.Operation), for reports and benchmarks
