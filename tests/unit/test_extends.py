@@ -188,7 +188,7 @@ def test_fingerprint_of_a_child_that_only_changes_queues(lab, tmp_path):
     from pctl.template.fingerprint import fingerprint
 
     _write(lab, {"queues-only.yaml": "extends: lab.yaml\ncluster: {name: other}\ncompute:\n  queues:\n"
-                                     "    - {name: cpu, max_count: 100}\n    - {name: extra, instance_types: [c6i.large]}\n"})
+                                     "    - {name: cpu, max_count: 80}\n    - {name: extra, instance_types: [c6i.large]}\n"})
     parent = _ok(lab / "lab.yaml").template
     child = _ok(lab / "queues-only.yaml").template
     assert fingerprint(child) == fingerprint(parent)

@@ -378,9 +378,11 @@ def test_ssh_cidr_rules():
 
 
 def test_head_node_too_small_for_the_fleet():
-    text = VALID.replace("max_count: 4", "max_count: 300").replace("head_node: t3.large", "head_node: t3.medium")
+    # max_count is per instance type: 150 of each of the queue's two types is 300 nodes
+    text = VALID.replace("max_count: 4", "max_count: 150").replace("head_node: t3.large", "head_node: t3.medium")
     d = one_error(text)
     assert d.code == "head-node-memory" and "at least 12.6 GiB" in d.message and d.path_str == "compute.head_node"
+    assert "to manage 300 compute nodes" in d.message
     assert v(text.replace("head_node: t3.medium", "head_node: m6i.xlarge")).ok
 
 
