@@ -485,6 +485,7 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
 
     out = []
     parsed = []
+    unknown: set[int] = set()
     names: dict[str, list[int]] = {}
     for i, text in enumerate(_items(data, "software", "spack_packages")):
         if not isinstance(text, str):
@@ -500,6 +501,8 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
         for problem in check_spec(catalog, spec):
             out.append(error(problem.message, ("software", "spack_packages", i), code=f"spack-{problem.kind}",
                              hint=getattr(problem, "hint", None)))
+            if problem.kind == "unknown-package" and problem.node == "root":
+                unknown.add(i)  # no estimate for a package that does not exist
     for name, idx in names.items():
         if len(idx) > 1:
             out.append(warning(f"{name} is listed {len(idx)} times; one Spack environment concretizes one {name} unless "
@@ -510,7 +513,7 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
         except ImportError:  # pragma: no cover
             likely_from_source = None
         if likely_from_source is not None:
-            slow = [(i, s) for i, s in parsed if likely_from_source(s, arch)]
+            slow = [(i, s) for i, s in parsed if i not in unknown and likely_from_source(s, arch)]
             if slow:
                 names_txt = ", ".join(str(s.name) for _, s in slow[:12]) + (" ..." if len(slow) > 12 else "")
                 out.append(warning(
