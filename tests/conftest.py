@@ -23,12 +23,19 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
 
 
+BUNDLED_CATALOG = ROOT / "src" / "pctl" / "spack" / "data" / "spack-packages.json.gz"
+
+
 def real_catalog_path() -> Path | None:
+    """The real spack-packages v2026.06.0 catalog: $PCTL_TEST_SPACK_INDEX, ../shared's full JSON, else the
+    compact copy pctl ships (the same data, so a clone without ../shared runs the same checks)."""
     env = os.environ.get("PCTL_TEST_SPACK_INDEX")
     if env and Path(env).is_file():
         return Path(env)
     p = SHARED / "data" / "spack-packages.json"
-    return p if p.is_file() else None
+    if p.is_file():
+        return p
+    return BUNDLED_CATALOG if BUNDLED_CATALOG.is_file() else None
 
 
 MINI_CATALOG = FIXTURES / "spack" / "mini-catalog.json"
@@ -54,10 +61,10 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def real_catalog():
-    """The real Spack catalog (spack-packages v2026.06.0) when ../shared has it."""
+    """The real Spack catalog (spack-packages v2026.06.0): ../shared's, else the one pctl ships."""
     p = real_catalog_path()
     if p is None:
-        pytest.skip("the real Spack catalog (../shared/data/spack-packages.json) is not available")
+        pytest.skip("no real Spack catalog: neither ../shared/data/spack-packages.json nor pctl's shipped one")
     from pctl.spack.catalog import Catalog
 
     return Catalog.load(p)
@@ -65,7 +72,7 @@ def real_catalog():
 
 @pytest.fixture(scope="session")
 def catalog():
-    """The real catalog when present, else the project's own small fixture catalog."""
+    """The real catalog (../shared's or the shipped one), else the project's own small fixture catalog."""
     from pctl.spack.catalog import Catalog
 
     p = real_catalog_path() or MINI_CATALOG

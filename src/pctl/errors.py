@@ -27,3 +27,11 @@ class UsageError(PctlError):
 
 class TemplateNotFound(UsageError):
     """-t NAME matched neither a file nor a library/registry template."""
+
+
+class CouldNotFindOut(PctlError):
+    """The answer is unknown: AWS could not be asked (network, permissions, throttling) even after retries.
+    Exit code 3, distinct from 1 (the thing asked about failed), so a CI gate can tell the two apart."""
+
+    exit_code = 3
+    kind = "unknown"

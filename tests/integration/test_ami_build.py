@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from pctl.ami.builder import BuildOptions, start_build
+from pctl.ami.ids import is_build_id
 from pctl.ami.store import BuildStore
 
 PC_VERSION = "3.16.1"
@@ -198,8 +199,9 @@ def builder_root(tmp_path, monkeypatch):
 class Imds:
     """IMDSv2 stand-in: token required on every GET (the builder runs with HttpTokens=required)."""
 
-    def __init__(self):
+    def __init__(self, region: str = "us-east-1"):
         self.instance_id = None
+        self.region = region  # the region of the instance it serves
         self.requests: list[tuple[str, str, bool]] = []
         imds = self
 
@@ -228,15 +230,15 @@ class Imds:
                 role = "pctl-build-role"
                 answers = {
                     "/latest/meta-data/instance-id": imds.instance_id or "",
-                    "/latest/meta-data/placement/region": "us-east-1",
-                    "/latest/meta-data/placement/availability-zone": "us-east-1a",
+                    "/latest/meta-data/placement/region": imds.region,
+                    "/latest/meta-data/placement/availability-zone": imds.region + "a",
                     "/latest/meta-data/iam/security-credentials/": role,
                     f"/latest/meta-data/iam/security-credentials/{role}": json.dumps({
                         "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "testing",
                         "SecretAccessKey": "testing", "Token": "testing", "Expiration": "2099-01-01T00:00:00Z",
                         "LastUpdated": "2026-01-01T00:00:00Z"}),
                     "/latest/dynamic/instance-identity/document": json.dumps({
-                        "region": "us-east-1", "availabilityZone": "us-east-1a", "instanceId": imds.instance_id}),
+                        "region": imds.region, "availabilityZone": imds.region + "a", "instanceId": imds.instance_id}),
                 }
                 if self.path in answers:
                     return self._send(200, answers[self.path].encode())
@@ -499,11 +501,20 @@ def test_reuse_by_fingerprint_launches_no_instance(aws, aws_env, base_ami, templ
     result, aws2 = launch(template_file)
     assert result["action"] == "reused" and result["ami_id"] == ami
     assert not [c for c in aws2.calls if c == "ec2.RunInstances"]
-    assert not [c for c in aws2.calls if c.startswith(("iam.", "s3."))], aws2.calls
-    # CLI: prints the AMI id at once, nothing is launched
+    # the reuse is a build of its own: one record written, nothing else made
+    assert [c for c in aws2.calls if c.startswith(("iam.", "s3."))] == ["s3.PutObject"], aws2.calls
+    rec = BuildStore(aws).get_json(result["build_id"], "state.json")
+    assert (rec["status"], rec["action"], rec["ami_id"], rec["reused_build_id"]) == ("available", "reused", ami, bid)
+    # CLI: ends at once with the build's final line (the AMI id in it), nothing is launched
     before = len(instances(aws, states=("pending", "running", "shutting-down", "terminated")))
     r = run_pctl("ami", "build", "-t", str(template_file), "--no-catalog")
-    assert r.returncode == 0 and r.stdout.strip() == ami and "nothing to build" in r.stderr
+    assert r.returncode == 0 and "nothing to build" in r.stderr, r.stderr
+    assert r.stdout.startswith("b-") and f"available  ami {ami}" in r.stdout
+    # --detach prints the build id alone; its status is available at once
+    r = run_pctl("ami", "build", "-t", str(template_file), "--no-catalog", "--detach")
+    assert r.returncode == 0 and is_build_id(r.stdout.strip()), r.stdout
+    st = json.loads(run_pctl("ami", "status", r.stdout.strip(), "--json").stdout)
+    assert st["status"] == "available" and st["ami_id"] == ami and st["action"] == "reused"
     assert len(instances(aws, states=("pending", "running", "shutting-down", "terminated"))) == before
     # the same software with another cluster name, queues and comments is the same fingerprint
     other = template_file.parent / "renamed.yaml"
@@ -605,7 +616,7 @@ def test_short_ids(aws, aws_env, base_ami, template_file, builder_root):
     r = run_pctl("ami", "status", "b-2")
     assert r.returncode == 2 and "matches 2 builds" in r.stderr
     r = run_pctl("ami", "status", "zzzz")
-    assert r.returncode == 1 and "no AMI build matches" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "no AMI build matches" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_watch_follows_a_running_build_line_by_line(aws, aws_env, base_ami, template_file, builder_root, standins,

@@ -53,7 +53,7 @@ def test_doctor_without_credentials_says_what_to_do(tmp_path):
 def test_list_uses_parallelcluster_against_the_emulator(aws_env):
     r = run_pctl("list", "--json", env=aws_env)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == {"region": "us-east-1", "clusters": []}
+    assert json.loads(r.stdout) == {"region": "us-east-1", "regions": ["us-east-1"], "clusters": []}
 
 
 def test_status_and_delete_of_unknown_cluster(aws_env):

@@ -210,3 +210,20 @@ def test_ten_concurrent_creates_some_failing_leave_every_cluster_and_its_network
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="pctl-123456789012-us-east-1").get("Contents", [])]
     assert not [k for k in keys if k.split("/")[1] in failed]
     assert {k.split("/")[1] for k in keys} == set(ok)
+
+
+def test_a_stack_that_fails_later_is_removed_with_everything_this_run_made(env, tmp_path):
+    """CloudFormation fails the cluster's stack after ParallelCluster made it (the lifecycle server fails a stack
+    tagged so, as AWS can for capacity): create says why and removes the cluster, its pctl stack, its files
+    and the network it made."""
+    t = tmp_path / "doomed.yaml"
+    t.write_text("cluster: {name: doomed, region: us-east-1, tags: {pctl-test:fail-stack: no capacity in zone}}\n"
+                 "compute:\n  head_node: t3.large\n  queues:\n    - {name: cpu, instance_types: [c6i.large]}\n")
+    said = []
+    with pytest.raises(PctlError) as exc:
+        create_cluster(opts(str(t)), use_catalog=False, yes=True, poll=0.05, say=said.append)
+    assert "failed to create: HeadNode: no capacity in zone" in exc.value.message
+    assert "everything this run made was removed" in exc.value.message
+    assert stacks() == []
+    s3 = boto3.client("s3")
+    assert not s3.list_objects_v2(Bucket="pctl-123456789012-us-east-1").get("Contents")

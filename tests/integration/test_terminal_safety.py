@@ -35,7 +35,7 @@ def hostile(aws_lifecycle_env, tmp_path, monkeypatch):
     boto3.client("s3").put_object(Bucket=rec["bucket"], Key="clusters/evil/status/software.json", Body=json.dumps({
         "step": "install" + EVIL, "status": "running" + EVIL, "packages_total": 3, "packages_done": 1,
         "updated": "now" + EVIL}).encode())
-    summary = f"{rec['prefix']}cluster.json"  # what pctl wrote at create, tampered with in the bucket
+    summary = "clusters/evil/cluster.json"  # what pctl wrote at create, tampered with in the bucket
     boto3.client("s3").put_object(Bucket=rec["bucket"], Key=summary, Body=json.dumps({
         "users": [{"name": "alice" + EVIL}], "s3_mounts": [{"bucket": "b" + EVIL, "mount_point": "/data" + EVIL}],
         "shared_storage": [{"mount_point": "/x" + EVIL, "type": "Efs", "name": "n" + EVIL}],

@@ -239,6 +239,7 @@ def _getatt_to_unsupported(template_dict: dict) -> str | None:
 
 
 HOLLOW = os.environ.get("PCTL_MOTO_HOLLOW_STACKS") == "1"
+FAIL_TAG = "pctl-test:fail-stack"  # on the lifecycle server, a stack with this tag fails with its value as reason
 
 
 def _hollow(template_dict: dict) -> dict:
@@ -272,7 +273,19 @@ def install_template_error_shim() -> None:
                                                 f"resource {target}")
         before = set(self.stacks)
         try:
-            return orig(self, name, template, *args, **kwargs)
+            stack = orig(self, name, template, *args, **kwargs)
+            reason = (stack.tags or {}).get(FAIL_TAG) if target and HOLLOW else None
+            if reason:  # the lifecycle server's way to make a cluster stack fail, as AWS can (capacity, quotas)
+                stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+                from moto.cloudformation.models import Event
+
+                stack.events.append(Event(
+                    stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id="HeadNode",
+                    physical_resource_id="", resource_type="AWS::EC2::Instance", resource_status="CREATE_FAILED",
+                    resource_status_reason=reason, resource_properties=None))
+                stack._add_stack_event("ROLLBACK_COMPLETE")
+                stack.status = "ROLLBACK_COMPLETE"
+            return stack
         except Exception:
             for sid in set(self.stacks) - before:
                 stack = self.stacks.pop(sid)

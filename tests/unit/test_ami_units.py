@@ -25,22 +25,32 @@ def iso(dt):
 
 # ------------------------------------------------------------------------------------------ ids
 
-def test_build_ids_are_sortable_by_time():
-    a = ids.new_build_id(NOW)
-    b = ids.new_build_id(NOW + timedelta(seconds=1))
-    assert ids.is_build_id(a) and re.match(r"^b-20260101-120000-[0-9a-f]{4}$", a)
+def test_build_ids_carry_their_region_and_sort_by_time():
+    a = ids.new_build_id("us-west-2", NOW)
+    b = ids.new_build_id("us-west-2", NOW + timedelta(seconds=1))
+    c = ids.new_build_id("ap-southeast-2", NOW + timedelta(seconds=2))
+    assert ids.is_build_id(a) and re.match(r"^b-20260101-120000-us-west-2-[0-9a-f]{4}$", a)
     assert sorted([b, a]) == [a, b]
+    assert sorted([c, b, a], key=ids.sort_key) == [a, b, c]
+    assert ids.region_of(a) == "us-west-2" and ids.region_of(c) == "ap-southeast-2"
+    assert ids.region_of("us-gov-west-1") is None and ids.region_of("3fa9") is None
+    assert ids.region_of(ids.new_build_id("us-gov-west-1")) == "us-gov-west-1"
+    assert ids.region_of("b-20260101-120000-aaaa") is None and ids.is_build_id("b-20260101-120000-aaaa")  # old ids
+    assert len("pctl-build-" + ids.new_build_id("ap-southeast-5")) <= 64, "the per-build IAM role name fits"
+    with pytest.raises(UsageError):
+        ids.new_build_id("us-east1")
 
 
 def test_short_id_resolution():
-    known = ["b-20260101-120000-aaaa", "b-20260101-130000-bbbb", "b-20260102-090000-cccc"]
+    known = ["b-20260101-120000-aaaa", "b-20260101-130000-us-east-1-bbbb", "b-20260102-090000-eu-west-1-cccc"]
     assert ids.resolve_build_id("bbbb", known) == known[1]
     assert ids.resolve_build_id("b-20260102", known) == known[2]
     assert ids.resolve_build_id("20260101-13", known) == known[1]
     assert ids.resolve_build_id(known[0], known) == known[0]
     with pytest.raises(UsageError, match="matches 2 builds"):
         ids.resolve_build_id("b-20260101", known)
-    with pytest.raises(PctlError, match="no AMI build matches"):
+    assert ids.resolve_build_id("eu-west-1", known) == known[2]
+    with pytest.raises(UsageError, match="no AMI build matches"):
         ids.resolve_build_id("dddd", known)
     with pytest.raises(UsageError):
         ids.resolve_build_id("", known)

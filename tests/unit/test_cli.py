@@ -127,6 +127,13 @@ def test_spack_commands(tmp_path, catalog_path):
     assert data["results"][1]["problems"][0]["kind"] == "unknown-package"
     r = run_pctl("spack", "check", "x; rm -rf /")
     assert r.returncode == 1 and "unexpected character ';'" in r.stdout
+    # out of the box: the catalog shipped with pctl, its release named
+    r = run_pctl("spack", "info")
+    assert r.returncode == 0 and "spack-packages v2026.06.0 (8,917 packages), shipped with pctl" in r.stdout
+    info = json.loads(run_pctl("spack", "info", "--json").stdout)["catalog"]
+    assert (info["origin"], info["release"], info["matches_pinned"]) == ("bundled", "v2026.06.0", True)
+    r = run_pctl("spack", "check", "samtols@1.21")
+    assert r.returncode == 1 and "did you mean 'samtools'?" in r.stdout and "warning" not in r.stderr
     # build a catalog from a tiny spack-packages tree and use it from the cache
     pkgs = tmp_path / "spack-packages" / "repos" / "spack_repo" / "builtin" / "packages" / "hello_world"
     pkgs.mkdir(parents=True)
@@ -140,3 +147,7 @@ def test_spack_commands(tmp_path, catalog_path):
     assert r.returncode == 1 and "✓ hello-world@2.1 +shout" in r.stdout and "no version matching @3" in r.stdout
     r = run_pctl("spack", "index", "info", "--json")
     assert json.loads(r.stdout)["catalog"]["packages"] == 1
+    assert json.loads(run_pctl("spack", "info", "--json").stdout)["catalog"]["origin"] == "cache"
+    # PCTL_SPACK_INDEX wins over both
+    r = run_pctl("spack", "info", "--json", env={"PCTL_SPACK_INDEX": str(catalog_path)})
+    assert json.loads(r.stdout)["catalog"]["origin"] == "PCTL_SPACK_INDEX"

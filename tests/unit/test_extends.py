@@ -188,7 +188,7 @@ def test_fingerprint_of_a_child_that_only_changes_queues(lab, tmp_path):
     from pctl.template.fingerprint import fingerprint
 
     _write(lab, {"queues-only.yaml": "extends: lab.yaml\ncluster: {name: other}\ncompute:\n  queues:\n"
-                                     "    - {name: cpu, max_count: 100}\n    - {name: extra, instance_types: [c6i.large]}\n"})
+                                     "    - {name: cpu, max_count: 80}\n    - {name: extra, instance_types: [c6i.large]}\n"})
     parent = _ok(lab / "lab.yaml").template
     child = _ok(lab / "queues-only.yaml").template
     assert fingerprint(child) == fingerprint(parent)
@@ -203,7 +203,9 @@ def test_load_valid_and_validate_refs_resolve_extends(lab, monkeypatch):
     tref, result = load_valid("student.yaml", use_catalog=False)
     assert result.template.cluster.region == "us-east-1"
     assert fingerprint(result.template) == fingerprint(_ok(lab / "projects/student.yaml").template)
-    (o,) = validate_refs(["student"], use_catalog=False)
+    (bare,) = validate_refs(["student"], use_catalog=False)  # a bare name is a library/registry name
+    assert bare.result is None and "write -t ./student.yaml" in bare.hint
+    (o,) = validate_refs(["./student.yaml"], use_catalog=False)
     assert o.result.ok
     d = o.to_dict(resolved=True)
     assert d["resolved"]["cluster"]["name"] == "student-dana" and len(d["extends_chain"]) == 3

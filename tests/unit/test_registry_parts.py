@@ -265,8 +265,20 @@ def test_resolution_order(team, tmp_path, monkeypatch):
     assert resolve("library/starter").origin == "library" and resolve("library:starter").origin == "library"
     assert resolve("registry:team/only-here").origin == "registry"
     (tmp_path / "only-here.yaml").write_text(TEMPLATE)
-    assert resolve("only-here").origin == "file"  # a file in the current folder first
+    (tmp_path / "starter.yaml").write_text("")  # what `pctl registry get starter > starter.yaml` leaves on failure
+    assert resolve("only-here").origin == "registry"  # a bare name is a name: a local file never shadows it
+    assert resolve("starter").origin == "library"
+    assert resolve("only-here.yaml").origin == "file" and resolve("./only-here.yaml").origin == "file"
     assert resolve("only-here", files=False).origin == "registry"
+    with pytest.raises(TemplateNotFound, match="no such file") as ei:
+        resolve("./starter")  # a path is never a name
+    assert "pctl registry get starter -o ./starter" in ei.value.hint
+    (tmp_path / "mine.yaml").write_text(TEMPLATE)
+    with pytest.raises(TemplateNotFound, match="neither a library template nor a registry template") as ei:
+        resolve("mine")
+    assert "write -t ./mine.yaml" in ei.value.hint
+    (tmp_path / "Clusterfile").write_text(TEMPLATE)  # no template has this name: the file of exactly this name
+    assert resolve("Clusterfile").origin == "file"
     assert display_for_path(r.path) == "registry:team/chemistry/gromacs"
     assert display_for_path(library.path_of("starter")) == "library:starter"
     with pytest.raises(TemplateNotFound, match="neither"):

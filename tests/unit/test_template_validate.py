@@ -112,8 +112,32 @@ def test_cluster_name_rule(name, ok):
 def test_region_rule(region, ok):
     r = v(VALID.replace("us-east-1", region))
     assert r.ok is ok
-    if not ok:
-        assert "known regions: us-east-1" in r.errors[0].message
+    if not ok:  # a suggestion when one is close, else the list of regions
+        msg = r.errors[0].message
+        assert ("did you mean 'us-east-1'?" in msg) if region != "us-east" else ("did you mean 'us-east-" in msg)
+        assert "known regions" not in msg
+
+
+def test_region_typos_get_one_suggestion_not_a_list():
+    for typo, meant in (("us-east1", "us-east-1"), ("uswest2", "us-west-2"), ("ap-southeast1", "ap-southeast-1"),
+                        ("EU_WEST_1", "eu-west-1")):
+        msg = v(VALID.replace("us-east-1", typo)).errors[0].message
+        assert msg == f"{typo!r} is not an AWS region name; did you mean {meant!r}?", msg
+    msg = v(VALID.replace("us-east-1", "mars")).errors[0].message
+    assert "known regions: us-east-1" in msg
+
+
+def test_os_and_instance_type_typos_suggest():
+    for typo, meant in (("ubuntu22", "ubuntu2204"), ("Ubuntu 22.04", "ubuntu2204"), ("al2023", "alinux2023"),
+                        ("amazonlinux2023", "alinux2023"), ("rocky-9", "rocky9")):
+        r = v(VALID.replace("  region: us-east-1", f"  region: us-east-1\n  os: {json.dumps(typo)}"))
+        assert f"(did you mean {meant!r}?)" in r.errors[0].message, (typo, r.errors[0].message)
+    r = v(VALID.replace("c6i.xlarge, c6i.2xlarge", "c6l.xlarge, c6i.5xlarge"))
+    assert r.ok, "well-formed but unknown types are warnings: AWS adds types faster than pctl's list"
+    msgs = [w.message for w in r.warnings if w.code == "unknown-instance-type"]
+    assert any("did you mean 'c6i.xlarge'" in m for m in msgs), msgs
+    assert any("c6i comes in large, xlarge, 2xlarge" in m for m in msgs), msgs
+    assert not [w for w in v(VALID).warnings if w.code == "unknown-instance-type"]
 
 
 @pytest.mark.parametrize("itype,ok", [
@@ -362,9 +386,11 @@ def test_ssh_cidr_rules():
 
 
 def test_head_node_too_small_for_the_fleet():
-    text = VALID.replace("max_count: 4", "max_count: 300").replace("head_node: t3.large", "head_node: t3.medium")
+    # max_count is per instance type: 150 of each of the queue's two types is 300 nodes
+    text = VALID.replace("max_count: 4", "max_count: 150").replace("head_node: t3.large", "head_node: t3.medium")
     d = one_error(text)
     assert d.code == "head-node-memory" and "at least 12.6 GiB" in d.message and d.path_str == "compute.head_node"
+    assert "to manage 300 compute nodes" in d.message
     assert v(text.replace("head_node: t3.medium", "head_node: m6i.xlarge")).ok
 
 

@@ -75,7 +75,20 @@ def _under(root: str, path: str) -> str:
 
 def start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, catalog=None, use_catalog: bool = True,
                 progress=None) -> dict:
-    """Reuse or launch. Returns {"action": "reused"|"in-progress"|"launched", ...}."""
+    """Reuse, join or launch. Returns {"action": "reused"|"in-progress"|"launched", "build_id", "region", ...}.
+
+    Every outcome has a build id whose record is in the region's bucket: a reused AMI gets a record of its own
+    (status ``available`` at once), a build of the same software already running is joined (its id). The id is
+    also written to this machine's journal (:mod:`pctl.ami.journal`), so ``list-builds | tail -1`` is it."""
+    from pctl.ami import journal
+
+    result = _start_build(opts, aws=aws, profile=profile, catalog=catalog, use_catalog=use_catalog, progress=progress)
+    journal.record(result["build_id"], result["region"], result["action"])
+    return result
+
+
+def _start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, catalog=None, use_catalog: bool = True,
+                 progress=None) -> dict:
     from pctl.ami.base import find_base_image
     from pctl.aws import Aws
     from pctl.cluster.create import find_matching_ami
@@ -100,17 +113,21 @@ def start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, cat
                        "official ParallelCluster AMI")
     pc_version = pcluster_version()
     if not pc_version:
+        from pctl.extras import install_command
+
         raise PctlError("aws-parallelcluster is not installed: pctl cannot tell which ParallelCluster version the AMI "
-                        "is for", hint="pip install aws-parallelcluster")
+                        "is for", hint=f"install pctl's AWS support into this Python: {install_command('aws')}")
     aws = aws or Aws(profile=profile, region=opts.region or default_region(t))
     base_info = {"template": prepared.ref.name, "template_source": prepared.ref.display,
                  "fingerprint": prepared.fingerprint, "pcluster_version": pc_version, "region": aws.region}
     # 1. reuse: an available AMI with this exact software for this ParallelCluster version
+    store = BuildStore(aws)
     if not opts.force:
         ami = find_matching_ami(aws, prepared.fingerprint, pc_version)
         if ami:
-            return dict(base_info, action="reused", ami_id=ami, status="available")
-    store = BuildStore(aws)
+            record = record_reuse(aws, store, opts, prepared, ami, base_info)
+            return dict(base_info, action="reused", build_id=record["build_id"], ami_id=ami, status="available",
+                        record=record)
     records = store.records()
     # 2. a build of the same software already under way: follow it instead of paying twice
     if not opts.force:
@@ -124,6 +141,7 @@ def start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, cat
             if live:
                 return dict(base_info, action="in-progress", build_id=live[-1]["build_id"], status=live[-1]["status"],
                             record=live[-1])
+    records = [r for r in records if r.get("action") != "reused"]  # estimates learn from real builds only
     # 3. launch
     arch = t.arch
     instance_type = opts.instance_type or DEFAULT_INSTANCE_TYPE[arch]
@@ -146,6 +164,43 @@ def start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, cat
     _say(progress, f"base image: {base['image_id']} ({base['name']})")
     return launch(aws, opts, prepared, store=store, base=base, est=est, lifetime=lifetime, volume=volume,
                   instance_type=instance_type, pc_version=pc_version, base_info=base_info, progress=progress)
+
+
+def record_reuse(aws, store: BuildStore, opts: BuildOptions, prepared, ami_id: str, base_info: dict) -> dict:
+    """The record of a build that found its AMI already made: available at once, no instance, nothing to clean.
+    Written to the bucket like any build's (a missing bucket is created), so every machine lists it."""
+    from pctl import __version__
+    from pctl.ami.ids import new_build_id
+    from pctl.aws.errors import AwsError
+
+    t = prepared.template
+    build_id = new_build_id(aws.region)
+    now = iso()
+    tags = _image_tags(aws, ami_id)
+    record = dict(base_info, **{
+        "schema": 1, "build_id": build_id, "action": "reused", "status": "available", "step": "done",
+        "name": opts.name or tags.get("pctl:name") or _slug(prepared.ref.name), "ami_id": ami_id,
+        "reused_build_id": tags.get("pctl:build-id"), "os": t.cluster.os, "arch": t.arch,
+        "packages": list(t.software.spack_packages), "package_count": len(t.software.spack_packages),
+        "created_at": now, "launched_at": now, "finished_at": now, "actual_minutes": 0.0,
+        "bucket": store.bucket, "prefix": prefix_of(build_id), "pctl_version": __version__, "forced": False,
+    })
+    try:
+        store.put_json(build_id, "state.json", record)
+    except AwsError as exc:
+        if "NoSuchBucket" not in (exc.code or "") and "NoSuchBucket" not in exc.message:
+            raise
+        from pctl.aws.s3 import ensure_bucket
+
+        store.bucket = record["bucket"] = ensure_bucket(aws)
+        store.put_json(build_id, "state.json", record)
+    return record
+
+
+def _image_tags(aws, ami_id: str) -> dict:
+    with aws_errors():
+        imgs = aws.client("ec2").describe_images(ImageIds=[ami_id]).get("Images", [])
+    return {t["Key"]: t["Value"] for t in (imgs[0].get("Tags", []) if imgs else [])}
 
 
 def ami_tags(*, build_id, name, prepared, pc_version) -> dict:
@@ -182,7 +237,7 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
     from pctl.template import rules
 
     t = prepared.template
-    build_id = new_build_id()
+    build_id = new_build_id(aws.region)
     name = opts.name or _slug(prepared.ref.name)
     ami_name = f"{name}-{build_id}"[:128]
     root = opts.builder_root

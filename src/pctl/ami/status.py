@@ -119,7 +119,8 @@ def latest_id(store: BuildStore) -> str:
 
     ids = store.ids()
     if not ids:
-        raise PctlError("no AMI builds in this account and region", hint="start one with 'pctl ami build -t TEMPLATE'")
+        raise PctlError(f"no AMI builds in {store.aws.region}",
+                        hint="list every region's with 'pctl ami list-builds --all-regions'")
     return ids[-1]
 
 
@@ -156,22 +157,57 @@ def _change_key(v: dict) -> tuple:
     return tuple(_line_parts(v)[0])
 
 
+#: how long `--watch` keeps asking while AWS cannot be reached before it gives up with exit code 3
+DEFAULT_RETRY_FOR = 600.0
+MAX_BACKOFF = 60.0
+
+
 def watch(aws, build_id: str, *, interval: float = 10.0, on_view=None, timeout: float | None = None,
-          store: BuildStore | None = None) -> dict:
-    """Poll until the build ends; call on_view(view, changed) after every poll. Returns the final view."""
+          store: BuildStore | None = None, retry_for: float = DEFAULT_RETRY_FOR, on_retry=None) -> dict:
+    """Poll until the build ends; call on_view(view, changed) after every poll. Returns the final view.
+
+    A poll that fails for a reason that may pass (network, throttling, AWS 5xx: after botocore's own retries)
+    is retried with exponential backoff (from the interval up to 60 s) for up to ``retry_for`` seconds of
+    consecutive failures; on_retry(error, attempt, delay) is told. Then, or at once for a failure that will not
+    pass by itself (credentials, permissions), :class:`pctl.errors.CouldNotFindOut` (exit code 3): the build's
+    outcome is unknown, which is not the same as a failed build (exit 1)."""
+    from pctl.aws.errors import AwsError, is_transient
+    from pctl.errors import CouldNotFindOut
+
     store = store or BuildStore(aws)
     last = None
     start = time.monotonic()
     inst_checked = 0.0
     inst = None
+    failing_since: float | None = None
+    attempt = 0
     while True:
-        record = store.get_json(build_id, "state.json") or {"build_id": build_id, "status": "launching"}
-        record.setdefault("build_id", build_id)
-        # the instance only matters for a build that has not reported an end: checked at most every 30 s
-        if record.get("status") not in TERMINAL and time.monotonic() - inst_checked >= min(30.0, interval * 3):
-            inst = builder_instances(aws, [build_id]).get(build_id)
-            inst_checked = time.monotonic()
-        v = view(store, record, inst)
+        try:
+            record = store.get_json(build_id, "state.json") or {"build_id": build_id, "status": "launching"}
+            record.setdefault("build_id", build_id)
+            # the instance only matters for a build that has not reported an end: checked at most every 30 s
+            if record.get("status") not in TERMINAL and time.monotonic() - inst_checked >= min(30.0, interval * 3):
+                inst = builder_instances(aws, [build_id]).get(build_id)
+                inst_checked = time.monotonic()
+            v = view(store, record, inst)
+        except AwsError as exc:
+            now = time.monotonic()
+            failing_since = failing_since if failing_since is not None else now
+            attempt += 1
+            why = f"could not find out how build {build_id} is doing: {exc.message}"
+            if not is_transient(exc):
+                raise CouldNotFindOut(why, hint=exc.hint or f"fix access, then: pctl ami status {build_id} --watch"
+                                      ) from exc
+            if now - failing_since >= retry_for:
+                raise CouldNotFindOut(f"{why} (still failing after {attempt} attempts over {now - failing_since:.0f} s)",
+                                      hint=f"the build goes on; when AWS answers again: pctl ami status {build_id} "
+                                           "--watch") from exc
+            delay = min(MAX_BACKOFF, max(interval, 1.0) * 2 ** (attempt - 1), max(0.0, retry_for - (now - failing_since)))
+            if on_retry:
+                on_retry(exc, attempt, delay)
+            time.sleep(delay)
+            continue
+        failing_since, attempt = None, 0
         key = _change_key(v)
         if on_view:
             on_view(v, key != last)

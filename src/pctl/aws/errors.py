@@ -26,6 +26,19 @@ DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"
                 "UnauthorizedAccess", "AuthorizationError"}
 
 
+#: failures that may pass on their own: worth retrying (network, throttling, AWS's own 5xx errors)
+TRANSIENT_CODES = {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError", "ReadTimeoutError",
+                   "ConnectionError", "Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown",
+                   "InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable", "RequestTimeout",
+                   "RequestTimeoutException", "500", "502", "503", "504", "ResponseParserError"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for an AwsError (or botocore error) that may pass on its own."""
+    code = getattr(exc, "code", None) or type(exc).__name__
+    return str(code) in TRANSIENT_CODES
+
+
 class AwsError(PctlError):
     def __init__(self, message: str, *, hint: str | None = None, code: str | None = None, operation: str | None = None):
         super().__init__(message, hint=hint)
@@ -74,6 +87,15 @@ def translate(exc: BaseException, *, service: str | None = None) -> AwsError:
         return AwsError(f"missing AWS {what}",
                         hint="ask your AWS administrator to allow it for your role (pctl doctor lists what pctl needs)",
                         code=code, operation=operation)
+    if code in ("InvalidAMIID.NotFound", "InvalidAMIID.Malformed", "InvalidAMIID.Unavailable"):
+        ids = re.findall(r"ami-[0-9a-zA-Z]+", message)
+        what = ids[0] if ids else "the AMI"
+        if code == "InvalidAMIID.Malformed":
+            return AwsError(f"{what} is not a valid AMI id (ami- and 8 or 17 hex digits)", code=code,
+                            operation=operation, hint="list pctl AMIs with 'pctl ami list'")
+        return AwsError(f"AMI {what} does not exist in this region (or your account cannot use it)", code=code,
+                        operation=operation, hint="an AMI belongs to one region: check the region, list pctl AMIs "
+                                                  "with 'pctl ami list', or copy it with 'aws ec2 copy-image'")
     if code in QUOTA_HINTS:
         text, hint = QUOTA_HINTS[code]
         return AwsError(text, hint=hint, code=code, operation=operation)

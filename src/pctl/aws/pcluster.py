@@ -36,7 +36,9 @@ class PclusterUnavailable(Exception):
 
 
 def install_hint() -> str:
-    return "pip install 'pctl[aws]'   (from a checkout: pip install '.[aws]'; it installs aws-parallelcluster and boto3)"
+    from pctl.extras import install_command
+
+    return f"{install_command('aws')} (installs aws-parallelcluster and boto3; ParallelCluster also needs Node.js)"
 
 
 def version() -> str | None:
@@ -82,10 +84,14 @@ def _lib():
     try:
         import pcluster.lib as pc
         from pcluster.aws.aws_api import AWSApi
-    except Exception as exc:  # ImportError, or its own start-up errors
+    except ImportError as exc:
+        from pctl.extras import missing_aws
+
+        raise missing_aws("creating and managing clusters", exc.name or "pcluster") from None
+    except Exception as exc:  # its own start-up errors
         from pctl.errors import PctlError
 
-        raise PctlError(f"AWS ParallelCluster is not installed or not usable ({type(exc).__name__}: {exc})",
+        raise PctlError(f"AWS ParallelCluster is not usable ({type(exc).__name__}: {exc})",
                         hint=install_hint()) from None
     _log_to_file()
     for name in ("pcluster", "pcluster.cli", "pcluster.api"):

@@ -128,9 +128,60 @@ def put_json(aws, bucket: str, key: str, doc) -> None:
                                     ServerSideEncryption="AES256", ContentType="application/json")
 
 
-def pctl_bucket_regions(aws) -> list[str]:
-    """Regions where this account has a pctl bucket (pctl-<account>-<region>)."""
+def pctl_bucket_regions(aws) -> list[str] | None:
+    """Regions in which this account has a pctl bucket (``pctl-<account>-<region>``), sorted; one ListBuckets
+    call (S3 lists every region's buckets). None when the caller may not list buckets (s3:ListAllMyBuckets)."""
+    from botocore.exceptions import ClientError
+
+    from pctl.template.rules import REGION_RE
+
     prefix = f"pctl-{aws.account_id}-"
+    names: list[str] = []
+    s3 = aws.client("s3")
     with aws_errors():
-        names = [b["Name"] for b in aws.client("s3").list_buckets().get("Buckets", [])]
-    return sorted(n[len(prefix):] for n in names if n.startswith(prefix))
+        try:
+            kwargs: dict = {}
+            while True:
+                page = s3.list_buckets(**kwargs)
+                names += [b["Name"] for b in page.get("Buckets", [])]
+                token = page.get("ContinuationToken")
+                if not token:
+                    break
+                kwargs = {"ContinuationToken": token}
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("AccessDenied", "403", "Forbidden"):
+                return None
+            raise
+    regions = {n[len(prefix):] for n in names if n.startswith(prefix)}
+    return sorted(r for r in regions if REGION_RE.fullmatch(r))
+
+
+def object_exists(aws, bucket: str, key: str) -> bool:
+    """True when s3://bucket/key exists (False also when the bucket does not)."""
+    from botocore.exceptions import ClientError
+
+    with aws_errors():
+        try:
+            aws.client("s3").head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+                return False
+            raise
+
+
+def list_folders(aws, bucket: str, prefix: str) -> list[str]:
+    """The next-level "folder" names under prefix (``clusters/`` -> cluster names); [] without the bucket."""
+    from botocore.exceptions import ClientError
+
+    s3 = aws.client("s3")
+    out: list[str] = []
+    with aws_errors():
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+                out += [p["Prefix"][len(prefix):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in ("NoSuchBucket", "404"):
+                return []
+            raise
+    return sorted(n for n in out if n)

@@ -13,14 +13,27 @@ class Aws:
     AWS_ENDPOINT_URL (so tests point everything at a local emulator)."""
 
     def __init__(self, *, profile: str | None = None, region: str | None = None):
-        import boto3
-        from botocore.config import Config
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as exc:
+            from pctl.extras import missing_aws
+
+            raise missing_aws("this command", exc.name or "boto3") from None
 
         with aws_errors():
             self.session = boto3.session.Session(profile_name=profile, region_name=region)
         self.profile = profile
-        self._config = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra=f"pctl/{__version__}",
-                              connect_timeout=10, read_timeout=60)
+        # standard retries (throttling, 5xx, connection errors): 8 retries; AWS_MAX_ATTEMPTS (the total number of
+        # attempts, as in every AWS SDK and the CLI) overrides it
+        retries: dict = {"mode": "standard", "max_attempts": 8}
+        try:
+            if os.environ.get("AWS_MAX_ATTEMPTS"):
+                retries = {"mode": "standard", "total_max_attempts": max(1, int(os.environ["AWS_MAX_ATTEMPTS"]))}
+        except ValueError:
+            pass
+        self._config = Config(retries=retries, user_agent_extra=f"pctl/{__version__}", connect_timeout=10,
+                              read_timeout=60)
         self._clients: dict = {}
         self._account: str | None = None
         self.calls: list[str] = []  # every API call made (service.Operation), for reports and benchmarks
@@ -70,6 +83,14 @@ class Aws:
 
     def pctl_bucket(self) -> str:
         return f"pctl-{self.account_id}-{self.region}"
+
+    def in_region(self, region: str) -> "Aws":
+        """The same profile and credentials in another region (self when it is this one)."""
+        if region == self.region:
+            return self
+        other = Aws(profile=self.profile, region=region)
+        other._account = self._account
+        return other
 
 
 @contextlib.contextmanager

@@ -16,9 +16,9 @@ def ami():
 
     \b
     Examples:
-      pctl ami build -t bioinformatics --detach      # prints the build id; nothing runs locally
-      pctl ami status b-20260101-120000-3fa9 --watch # from any machine; short ids work: 3fa9
-      pctl ami list-builds | tail -1 | awk '{print $1}'   # the latest build id
+      BUILD_ID=$(pctl ami build -t bioinformatics --detach)   # the build id alone; nothing runs locally
+      pctl ami status "$BUILD_ID" --watch            # any machine, any default region; short ids work: 3fa9
+      pctl ami list-builds | tail -1 | awk '{print $1}'   # the build this machine started last
       pctl ami list                                  # pctl AMIs: template, fingerprint, size, age
       pctl create -t bioinformatics                  # picks the matching AMI automatically
     """
@@ -30,7 +30,8 @@ def ami():
 @template_option()
 @click.option("--name", default=None, help="AMI name to use with 'pctl create --custom-ami NAME' (default: the "
                                            "template name).")
-@click.option("--detach", is_flag=True, help="Print the build id and return; the build finishes on its own.")
+@click.option("--detach", is_flag=True, help="Print the build id (alone, on stdout) and return; the build finishes "
+                                             "on its own.")
 @click.option("--force", is_flag=True, help="Build even if an AMI with this software already exists.")
 @click.option("--instance-type", default=None, help="Builder instance type (default c6i.4xlarge, or c7g.4xlarge "
                                                     "for Graviton templates).")
@@ -42,16 +43,30 @@ def ami():
 @click.option("--max-hours", type=float, default=8.0, show_default=True,
               help="Hard limit on the builder's lifetime (the estimate x 2, at most this).")
 @click.option("--interval", type=float, default=10.0, show_default=True, help="Seconds between progress checks.")
+@click.option("--retry-for", type=float, default=600.0, show_default=True, metavar="SECONDS",
+              help="While watching: how long to keep asking when AWS cannot be reached before exit 3.")
 @click.option("--no-catalog", is_flag=True, help="Do not check Spack specs against a catalog.")
 @aws_options
 @json_option
 def build(template, name, detach, force, instance_type, subnet_id, notify_webhook, notify, max_hours, interval,
-          no_catalog, profile, region, as_json):
+          retry_for, no_catalog, profile, region, as_json):
     """Build an AMI with the template's Spack software (30-90 minutes), or reuse the one that exists.
 
     Starts from the official ParallelCluster AMI for the template's OS, architecture and the installed
-    ParallelCluster version. Without --detach, watches the build to its end (Ctrl-C stops watching,
-    not the build). Exit status: 0 available, 1 failed.
+    ParallelCluster version, in the template's region (cluster.region; --region overrides). Every run has a
+    build id, recorded in AWS: a new build, a build of the same software already running (joined), or the AMI
+    that already has this software (reused: available at once). Without --detach, watches the build to its end
+    (Ctrl-C stops watching, not the build).
+
+    \b
+    Examples:
+      pctl ami build -t bioinformatics                     # build (or reuse) and watch to the end
+      BUILD_ID=$(pctl ami build -t seeds/chemistry/gromacs.yaml --name gromacs-$(date +%Y%m%d) --detach)
+      pctl ami status "$BUILD_ID" --watch                  # exit 0 available, 1 failed, 3 could not find out
+      pctl ami build -t ml/pytorch-gpu --detach --json | jq -r .build_id
+      pctl ami build -t bioinformatics --force             # build again even if an AMI has this software
+
+    Exit status: 0 available (or started, with --detach), 1 failed, 3 could not find out while watching.
     """
     import os
 
@@ -64,30 +79,38 @@ def build(template, name, detach, force, instance_type, subnet_id, notify_webhoo
     aws = make_aws(profile, region) if region else None
     say = (lambda m: click.echo(m, err=True))
     result = start_build(opts, aws=aws, profile=profile, catalog=catalog, use_catalog=not no_catalog, progress=say)
-    action = result["action"]
+    action, build_id, where = result["action"], result["build_id"], result["region"]
     if action == "reused":
-        if as_json:
-            emit_json(result)
-        else:
-            say(f"{result['ami_id']} already has this software (fingerprint {result['fingerprint'][:12]}, "
-                f"ParallelCluster {result['pcluster_version']}): nothing to build; --force builds anyway")
-            click.echo(result["ami_id"])
-        return 0
-    build_id = result["build_id"]
-    if action == "in-progress":
-        say(f"build {build_id} of the same software is already running; following it (--force starts another)")
+        say(f"{result['ami_id']} already has this software (fingerprint {result['fingerprint'][:12]}, "
+            f"ParallelCluster {result['pcluster_version']}): nothing to build (--force builds anyway); "
+            f"recorded as build {build_id} in {where}, available")
+    elif action == "in-progress":
+        say(f"build {build_id} of the same software is already running in {where}; following it "
+            "(--force starts another)")
     else:
-        say(f"build {build_id} started: pctl ami status {build_id} --watch")
+        say(f"build {build_id} started in {where}")
     if detach:
+        say(f"next: pctl ami status {build_id} --watch")
         if as_json:
-            emit_json(result)
+            emit_json(_json_result(result))
         else:
             click.echo(build_id)
         return 0
     from pctl.aws import Aws
 
-    aws = aws or Aws(profile=profile, region=result["region"])
-    return _watch(aws, build_id, interval=interval, notify=notify, as_json=as_json, finish=action == "launched")
+    aws = aws or Aws(profile=profile, region=where)
+    if action == "reused":
+        from pctl.ami import status as st
+
+        return _finish_view(st.load(aws, build_id), as_json=as_json, notify=notify)
+    return _watch(aws, build_id, interval=interval, notify=notify, as_json=as_json, finish=action == "launched",
+                  retry_for=retry_for)
+
+
+def _json_result(result: dict) -> dict:
+    from pctl.ami.builder import summary_json
+
+    return summary_json(result)
 
 
 def _catalog(no_catalog: bool):
@@ -102,34 +125,85 @@ def _catalog(no_catalog: bool):
         raise PctlError(str(exc)) from None
 
 
+def _locate_build(profile, region, build_id):
+    """(Aws in the build's region, full build id): the id names its region; short ids are searched for."""
+    from pctl import regions
+    from pctl.ami import journal
+
+    aws = regions.session(profile, region)
+    if not build_id:  # the latest: what `pctl ami list-builds | tail -1` shows
+        mine = journal.latest()
+        if mine and not region:
+            return aws.in_region(mine["region"]), mine["build_id"]
+        from pctl.ami import status as st
+        from pctl.ami.store import BuildStore
+
+        return aws, st.latest_id(BuildStore(aws))
+    where, bid = regions.build_location(aws, build_id, explicit_region=bool(region))
+    if where.note:
+        click.echo(f"note: {where.note}", err=True)
+    return where.aws, bid
+
+
+def _unknown(exc, build_id):
+    """An AWS failure while reading a build: its outcome is unknown (exit 3), not failed."""
+    from pctl.errors import CouldNotFindOut
+
+    return CouldNotFindOut(f"could not find out about build {build_id}: {exc.message}", hint=exc.hint)
+
+
 # ------------------------------------------------------------------------------------------ status
 
 @ami.command("status")
 @click.argument("build_id", required=False)
-@click.option("--watch", is_flag=True, help="Follow the build to its end; exit status 0 available, 1 failed.")
+@click.option("--watch", is_flag=True, help="Follow the build to its end; exit status 0 available, 1 failed, "
+                                            "3 could not find out.")
 @click.option("--notify", is_flag=True, help="With --watch: desktop notification when the build ends.")
 @click.option("--interval", type=float, default=10.0, show_default=True, help="Seconds between checks (--watch).")
+@click.option("--retry-for", type=float, default=600.0, show_default=True, metavar="SECONDS",
+              help="With --watch: how long to keep asking when AWS cannot be reached (network, throttling, "
+                   "AWS errors) before giving up with exit status 3.")
 @aws_options
 @json_option
-def status(build_id, watch, notify, interval, profile, region, as_json):
-    """A build's step, package, elapsed and remaining time (default: the latest build).
+def status(build_id, watch, notify, interval, retry_for, profile, region, as_json):
+    """A build's step, package, elapsed and remaining time (default: the last line of 'pctl ami list-builds').
 
-    Works from any machine (the record is in S3); short ids work when unambiguous.
+    Works from any machine and any default region: the record is in S3 and the build id names its region;
+    short ids work when unambiguous (every region pctl uses is searched).
+
+    \b
+    Examples:
+      pctl ami status b-20260101-120000-us-west-2-3fa9 --watch
+      pctl ami status 3fa9 --json | jq -r .status
+      pctl ami status "$(pctl ami list-builds | tail -1 | awk '{print $1}')" --watch
+
+    \b
+    Exit status with --watch (a CI gate):
+      0  the AMI is available
+      1  the build failed
+      2  usage error (no such build id, ambiguous short id)
+      3  could not find out: AWS did not answer (network, throttling, AWS errors) for --retry-for
+         seconds, or refused (credentials, permissions); the build itself goes on
+    Without --watch: 0 once the status is shown, 3 when it could not be read.
     """
     from pctl.ami import status as st
-    from pctl.ami.ids import resolve_build_id
-    from pctl.ami.store import BuildStore
+    from pctl.aws.errors import AwsError
 
-    aws = make_aws(profile, region)
-    store = BuildStore(aws)
-    bid = resolve_build_id(build_id, store.ids()) if build_id else st.latest_id(store)
+    try:
+        aws, bid = _locate_build(profile, region, build_id)
+    except AwsError as exc:
+        raise _unknown(exc, build_id or "latest") from None
     if watch:
-        return _watch(aws, bid, interval=interval, notify=notify, as_json=as_json, store=store)
-    v = st.load(aws, bid, store=store)
+        return _watch(aws, bid, interval=interval, notify=notify, as_json=as_json, retry_for=retry_for)
+    try:
+        v = st.load(aws, bid)
+    except AwsError as exc:
+        raise _unknown(exc, bid) from None
     if as_json:
         emit_json(_public(v))
     else:
         _print_view(v)
+        _next_steps(v)
     return 0
 
 
@@ -143,10 +217,14 @@ def _print_view(v: dict) -> None:
     from pctl.ami.estimates import fmt_minutes
 
     p = v["progress"]
-    rows = [("build", v["build_id"]), ("status", v.get("status")), ("template", v.get("template")),
-            ("fingerprint", (v.get("fingerprint") or "")[:16]), ("ParallelCluster", v.get("pcluster_version")),
-            ("os / arch", f"{v.get('os')} / {v.get('arch')}"), ("instance", f"{v.get('instance_id') or '-'} "
-                                                                        f"({v.get('instance_type')})")]
+    rows = [("build", v["build_id"]), ("region", v.get("region") or "-"), ("status", v.get("status")),
+            ("template", v.get("template")), ("fingerprint", (v.get("fingerprint") or "")[:16]),
+            ("ParallelCluster", v.get("pcluster_version")), ("os / arch", f"{v.get('os')} / {v.get('arch')}")]
+    if v.get("action") == "reused":
+        rows.append(("reused", f"{v.get('ami_id')} already had this software"
+                     + (f" (built by {v['reused_build_id']})" if v.get("reused_build_id") else "")))
+    else:
+        rows.append(("instance", f"{v.get('instance_id') or '-'} ({v.get('instance_type')})"))
     if v.get("status") not in ("available", "failed"):
         pkg = ""
         if p.get("packages_total"):
@@ -157,7 +235,7 @@ def _print_view(v: dict) -> None:
                  ("elapsed", fmt_minutes(p["elapsed_minutes"])),
                  ("remaining", ("about " + fmt_minutes(p["remaining_minutes"])) if p.get("remaining_minutes") is not None
                   else "?")]
-    else:
+    elif v.get("action") != "reused":
         rows.append(("duration", fmt_minutes(p["elapsed_minutes"])))
     est = v.get("estimate") or {}
     if est:
@@ -178,15 +256,45 @@ def _print_view(v: dict) -> None:
             click.echo("  " + safe_text(line, single_line=True))
 
 
-def _watch(aws, build_id, *, interval, notify, as_json, store=None, finish=False) -> int:
+def _next_steps(v: dict) -> None:
+    """What to run next, as commands that work verbatim (on stderr)."""
+    bid, st_ = v["build_id"], v.get("status")
+    if st_ == "available" and v.get("ami_id"):
+        region = v.get("region")
+        click.echo(f"next: pctl ami list" + (f" --region {region}" if region else ""), err=True)
+    elif st_ == "failed":
+        click.echo(f"next: pctl ami logs {bid}", err=True)
+    elif st_ not in ("available", "failed"):
+        click.echo(f"next: pctl ami status {bid} --watch", err=True)
+
+
+def _finish_view(final: dict, *, as_json: bool, notify: bool) -> int:
+    """Print an ended build like the end of a watch (reused AMIs end at once)."""
+    if as_json:
+        emit_json(_public(final))
+    elif sys.stdout.isatty():
+        _print_view(final)
+    else:
+        from pctl.ami import status as st
+
+        click.echo(st.line(final))
+    return _end(final, notify)
+
+
+def _watch(aws, build_id, *, interval, notify, as_json, store=None, finish=False, retry_for=600.0) -> int:
     from pctl.ami import status as st
     from pctl.ami.store import BuildStore
 
     store = store or BuildStore(aws)
     tty = sys.stdout.isatty() and not as_json
+
+    def on_retry(exc, attempt, delay):
+        click.echo(f"AWS did not answer ({exc.message}); asking again in {delay:.0f} s (attempt {attempt + 1})",
+                   err=True)
+
     try:
         if tty:
-            final = _watch_rich(aws, build_id, interval, store)
+            final = _watch_rich(aws, build_id, interval, store, retry_for, on_retry)
         else:
             out = (lambda s: click.echo(s, err=True)) if as_json else click.echo
 
@@ -194,33 +302,42 @@ def _watch(aws, build_id, *, interval, notify, as_json, store=None, finish=False
                 if changed:
                     out(st.line(v))
 
-            final = st.watch(aws, build_id, interval=interval, on_view=on_view, store=store)
+            final = st.watch(aws, build_id, interval=interval, on_view=on_view, store=store, retry_for=retry_for,
+                             on_retry=on_retry)
     except KeyboardInterrupt:
         click.echo(f"\nstopped watching; the build goes on: pctl ami status {build_id} --watch", err=True)
         return 130
+    final.setdefault("region", aws.region)
     if finish:
         from pctl.ami.builder import finish as finish_build
 
         problems = finish_build(aws, final)
         if problems:
             click.echo("warning: could not remove " + "; ".join(problems) + " (pctl ami cleanup does)", err=True)
-    ok = final.get("status") == "available"
-    if as_json:
-        emit_json(_public(final))
-    elif tty:
+    if tty:  # the Rich bar has shown the progress; print the summary
         _print_view(final)
+    elif as_json:
+        emit_json(_public(final))
+    return _end(final, notify)
+
+
+def _end(final: dict, notify: bool) -> int:
+    ok = final.get("status") == "available"
     if notify:
         from pctl.ami.notify import desktop_notify
 
-        msg = (f"{build_id}: {final.get('ami_id')} is available" if ok else
-               f"{build_id} failed at step {(final.get('failure') or {}).get('step')}")
+        bid = final["build_id"]
+        msg = (f"{bid}: {final.get('ami_id')} is available" if ok else
+               f"{bid} failed at step {(final.get('failure') or {}).get('step')}")
         why = desktop_notify("pctl ami build", msg)
         if why:
             click.echo(f"note: {why}", err=True)
+    if not ok:
+        click.echo(f"next: pctl ami logs {final['build_id']}", err=True)
     return 0 if ok else 1
 
 
-def _watch_rich(aws, build_id, interval, store) -> dict:
+def _watch_rich(aws, build_id, interval, store, retry_for, on_retry) -> dict:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn
 
     from pctl.ami import status as st
@@ -243,7 +360,8 @@ def _watch_rich(aws, build_id, interval, store) -> dict:
                        remaining=(f"about {fmt_minutes(rem)} left" if rem else "") if v.get("status") not in
                        ("available", "failed") else v.get("status"))
 
-        return st.watch(aws, build_id, interval=interval, on_view=on_view, store=store)
+        return st.watch(aws, build_id, interval=interval, on_view=on_view, store=store, retry_for=retry_for,
+                        on_retry=on_retry)
 
 
 # ------------------------------------------------------------------------------------------ lists
@@ -271,30 +389,67 @@ def _table(headers: list[str], rows: list[list], keep: tuple[int, ...] = (0,)) -
 
 
 @ami.command("list-builds")
+@click.option("--all-regions", is_flag=True, help="Every region with a pctl bucket in this account.")
 @aws_options
 @json_option
-def list_builds(profile, region, as_json):
-    """Builds in this account and region, oldest first (from S3: any machine sees them)."""
-    from pctl.ami import status as st
-    from pctl.ami.estimates import fmt_minutes
-    from pctl.ami.store import TERMINAL, BuildStore
+def list_builds(all_regions, profile, region, as_json):
+    """Builds in this account and region, oldest first (from S3: any machine sees them).
 
-    aws = make_aws(profile, region)
-    store = BuildStore(aws)
-    records = store.records()
-    pending = [r["build_id"] for r in records if r.get("status") not in TERMINAL]
-    insts = st.builder_instances(aws, pending) if pending else {}
-    views = [st.view(store, r, insts.get(r["build_id"]), progress={}) for r in records]
+    The last line is always the build this machine's 'pctl ami build' returned last (new, joined or reused),
+    wherever it runs: 'tail -1' is your build even when other jobs start builds at the same time or your
+    template builds in another region. Without a terminal: plain columns, no borders.
+
+    \b
+    Examples:
+      pctl ami list-builds
+      BUILD_ID=$(pctl ami list-builds | tail -1 | awk '{print $1}')
+      pctl ami list-builds --all-regions --json | jq -r '.builds[] | [.build_id, .status] | @tsv'
+      pctl ami list-builds --region us-west-2
+    """
+    from pctl import regions as rg
+    from pctl.ami.estimates import fmt_minutes
+    from pctl.ami.listing import list_builds as do_list
+
+    aws = rg.session(profile, region)
+    note = None
+    all_regions = all_regions or getattr(aws, "no_default_region", False)  # no region set: look everywhere
+    if all_regions:
+        where, note = rg.all_regions(aws)
+    else:
+        where = [aws.region]
+    listing = do_list(aws, where, include_mine=not region or all_regions)
     if as_json:
-        emit_json({"region": aws.region, "bucket": store.bucket, "builds": [_public(v) for v in views]})
+        emit_json({"region": aws.region, "regions": listing.regions, "all_regions": all_regions,
+                   "last_started_here": listing.last_started_here,
+                   "builds": [_public(v) for v in listing.views]})
         return 0
-    if not views:
-        click.echo(f"no AMI builds in {aws.region}", err=True)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    if not listing.views:
+        looked = ", ".join(listing.regions)
+        msg = f"no AMI builds in {looked}"
+        if not all_regions:
+            others = [r for r in (rg.pctl_regions(aws) or []) if r not in listing.regions]
+            elsewhere = rg.builds_elsewhere(aws, others)
+            if elsewhere:
+                msg += "; builds in " + ", ".join(f"{r} ({n})" for r, n in elsewhere.items())
+                click.echo(msg, err=True)
+                click.echo("next: pctl ami list-builds --all-regions", err=True)
+                return 0
+        click.echo(msg, err=True)
         return 0
-    _table(["BUILD", "STATUS", "TEMPLATE", "AMI", "DURATION", "STARTED"],
+    multi = len({v["region"] for v in listing.views}) > 1 or all_regions
+    headers = ["BUILD", "STATUS", "TEMPLATE", "AMI", "DURATION", "STARTED"] + (["REGION"] if multi else [])
+    _table(headers,
            [[v["build_id"], v.get("status") or "-", v.get("template") or "-", v.get("ami_id") or "-",
              fmt_minutes(v["progress"]["elapsed_minutes"]).replace(" ", ""),
-             (v.get("created_at") or "-").replace("T", " ").rstrip("Z")[:16]] for v in views], keep=(0, 3))
+             (v.get("created_at") or "-").replace("T", " ").rstrip("Z")[:16]] + ([v["region"]] if multi else [])
+            for v in listing.views], keep=(0, 3))
+    for n in listing.notes:
+        click.echo(f"note: {n}", err=True)
+    if listing.out_of_order:
+        click.echo(f"note: the last line is the build started from this machine ({listing.last_started_here}); "
+                   "the others are oldest first", err=True)
     return 0
 
 
@@ -302,7 +457,13 @@ def list_builds(profile, region, as_json):
 @aws_options
 @json_option
 def list_(profile, region, as_json):
-    """pctl AMIs: template, fingerprint, ParallelCluster version, size, age."""
+    """pctl AMIs: template, fingerprint, ParallelCluster version, size, age.
+
+    \b
+    Examples:
+      pctl ami list
+      pctl ami list --region us-west-2 --json | jq -r '.amis[].ami_id'
+    """
     from pctl.ami.manage import list_amis
 
     aws = make_aws(profile, region)
@@ -329,7 +490,13 @@ def list_(profile, region, as_json):
 @yes_option
 @json_option
 def delete(ami_ref, force, profile, region, yes, as_json):
-    """Deregister a pctl AMI (id or name) and delete its snapshots."""
+    """Deregister a pctl AMI (id or name) and delete its snapshots.
+
+    \b
+    Examples:
+      pctl ami delete genomics-v1 --yes
+      pctl ami delete ami-0123456789abcdef0 --region us-west-2 --yes
+    """
     from pctl.ami.manage import delete_image, images_in_use, resolve_pctl_ami
     from pctl.errors import PctlError
 
@@ -359,15 +526,19 @@ def delete(ami_ref, force, profile, region, yes, as_json):
 @click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between checks (--follow).")
 @aws_options
 def logs(build_id, follow, interval, profile, region):
-    """A build's full log (default: the latest build), from S3."""
-    from pctl.ami import status as st
-    from pctl.ami.ids import resolve_build_id
+    """A build's full log (default: the last line of 'pctl ami list-builds'), from S3, in any region.
+
+    \b
+    Examples:
+      pctl ami logs b-20260101-120000-us-west-2-3fa9
+      pctl ami logs 3fa9 --follow
+      pctl ami logs | tail -50
+    """
     from pctl.ami.manage import follow_log, read_log
     from pctl.ami.store import BuildStore
 
-    aws = make_aws(profile, region)
+    aws, bid = _locate_build(profile, region, build_id)
     store = BuildStore(aws)
-    bid = resolve_build_id(build_id, store.ids()) if build_id else st.latest_id(store)
     out = click.get_binary_stream("stdout")
     terminal = out.isatty()
 
@@ -384,7 +555,13 @@ def logs(build_id, follow, interval, profile, region):
     else:
         data = read_log(store, bid)
         if not data:
-            click.echo(f"no log for {bid} yet (the builder writes it once it has started)", err=True)
+            rec = store.get_json(bid, "state.json") or {}
+            if rec.get("action") == "reused":
+                click.echo(f"{bid} built nothing: {rec.get('ami_id')} already had this software"
+                           + (f" (its log: pctl ami logs {rec['reused_build_id']})" if rec.get("reused_build_id")
+                              else ""), err=True)
+            else:
+                click.echo(f"no log for {bid} yet (the builder writes it once it has started)", err=True)
         write(data)
     return 0
 
@@ -396,7 +573,13 @@ def logs(build_id, follow, interval, profile, region):
 @json_option
 def cleanup(dry_run, profile, region, yes, as_json):
     """Remove what builds left behind: builders past their deadline or whose build ended, failed and
-    half-made images (and snapshots), per-build IAM roles, stale build objects in S3."""
+    half-made images (and snapshots), per-build IAM roles, stale build objects in S3.
+
+    \b
+    Examples:
+      pctl ami cleanup --dry-run
+      pctl ami cleanup --yes --json
+    """
     from pctl.ami.manage import cleanup_plan, run_cleanup
     from pctl.errors import PctlError
 

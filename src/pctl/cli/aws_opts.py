@@ -12,4 +12,11 @@ def aws_options(f):
 def make_aws(profile, region):
     from pctl.aws import Aws
 
+    if region:
+        from pctl.errors import UsageError
+        from pctl.template.rules import region_problem
+
+        problem = region_problem(region)
+        if problem:
+            raise UsageError(f"--region: {problem}")
     return Aws(profile=profile, region=region)

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import click
 
-from pctl.cli.aws_opts import aws_options, make_aws
+from pctl.cli.aws_opts import aws_options
 from pctl.cli.common import emit_json, json_option, yes_option
+
+
+def _cluster_aws(profile, region, name):
+    """Aws in the cluster's region: --region, else the pctl region whose bucket holds the cluster's record."""
+    from pctl import regions
+
+    aws = regions.session(profile, region)
+    where = regions.cluster_location(aws, name, explicit_region=bool(region))
+    if where.note:
+        click.echo(f"note: {where.note}", err=True)
+    return where.aws
 
 
 @click.command("delete")
@@ -18,6 +29,8 @@ from pctl.cli.common import emit_json, json_option, yes_option
 def delete(name, profile, region, yes, no_wait, delete_network, as_json):
     """Delete a cluster, then its bootstrap files, its ssh entry and (when unused) the pctl network.
 
+    The cluster is found in whichever region pctl made it (--region to choose).
+
     \b
     Examples:
       pctl delete my-cluster
@@ -27,7 +40,7 @@ def delete(name, profile, region, yes, no_wait, delete_network, as_json):
     from pctl.cli.common import confirm, interactive
     from pctl.cluster.ops import delete_cluster
 
-    aws = make_aws(profile, region)
+    aws = _cluster_aws(profile, region, name)
     report = delete_cluster(aws, name, yes=yes, wait=not no_wait, delete_network=delete_network,
                             say=None if as_json else (lambda m: click.echo(m, err=True)),
                             confirm=(lambda q: confirm(q, yes=False)) if interactive() else None)
@@ -44,34 +57,54 @@ def delete(name, profile, region, yes, no_wait, delete_network, as_json):
 
 
 @click.command("list")
+@click.option("--all-regions", is_flag=True, help="Every region with a pctl bucket in this account, and the default.")
 @aws_options
 @json_option
-def list_(profile, region, as_json):
+def list_(all_regions, profile, region, as_json):
     """List clusters in a region (from AWS: works from any machine).
 
     \b
     Examples:
       pctl list
+      pctl list --all-regions
       pctl list --region us-west-2 --json
     """
+    from pctl import regions as rg
     from pctl.cluster.ops import list_clusters
 
-    aws = make_aws(profile, region)
-    rows = list_clusters(aws)
+    aws = rg.session(profile, region)
+    all_regions = all_regions or getattr(aws, "no_default_region", False)  # no region set: look everywhere
+    where, note = rg.all_regions(aws) if all_regions else ([aws.region], None)
+    rows = []
+    for r in where:
+        rows += [dict(row, region=row.get("region") or r) for row in list_clusters(aws.in_region(r))]
     if as_json:
-        emit_json({"region": aws.region, "clusters": rows})
+        emit_json({"region": aws.region, "regions": where, "clusters": rows})
         return
+    if note:
+        click.echo(f"note: {note}", err=True)
     if not rows:
-        click.echo(f"no clusters in {aws.region}", err=True)
+        msg = f"no clusters in {', '.join(where)}"
+        if not all_regions:
+            others = [r for r in (rg.pctl_regions(aws) or []) if r not in where]
+            elsewhere = rg.clusters_elsewhere(aws, others)
+            if elsewhere:
+                click.echo(msg + "; pctl clusters in " + ", ".join(f"{r} ({', '.join(n)})" for r, n in
+                                                                    elsewhere.items()), err=True)
+                click.echo("next: pctl list --all-regions", err=True)
+                return
+        click.echo(msg, err=True)
         return
     from pctl.ui.table import print_table
 
     from pctl.cost.estimate import money  # issue 15: running nodes and estimated spend so far
 
-    print_table(["NAME", "STATUS", "TEMPLATE", "AGE", "NODES", "SPEND SO FAR", "HEAD NODE"],
+    headers = ["NAME", "STATUS", "TEMPLATE", "AGE", "NODES", "SPEND SO FAR", "HEAD NODE"] + (
+        ["REGION"] if all_regions else [])
+    print_table(headers,
                 [[r["name"], r["status"], r["template"] or "-", r["age"], str(r.get("running_nodes", 0)),
-                  ("~" + money(r["spend_so_far"])) if r.get("spend_so_far") is not None else "-", r["head_node"] or "-"]
-                 for r in rows])
+                  ("~" + money(r["spend_so_far"])) if r.get("spend_so_far") is not None else "-",
+                  r["head_node"] or "-"] + ([r["region"]] if all_regions else []) for r in rows])
 
 
 @click.command("status")
@@ -81,13 +114,16 @@ def list_(profile, region, as_json):
 def status(name, profile, region, as_json):
     """Show a cluster: status, head node, queues, software progress, node/GPU-hours, idle countdown, cost.
 
+    The cluster is found in whichever region pctl made it (--region to choose).
+
     \b
-    Example:
+    Examples:
       pctl status my-cluster
+      pctl status my-cluster --json | jq .software
     """
     from pctl.cluster.ops import cluster_status
 
-    aws = make_aws(profile, region)
+    aws = _cluster_aws(profile, region, name)
     s = cluster_status(aws, name)
     if as_json:
         emit_json(s)
@@ -133,7 +169,7 @@ def status(name, profile, region, as_json):
 @click.option("-i", "--identity", default=None, help="Private key file (default: from ~/.ssh for the key pair).")
 @click.option("-u", "--user", default=None, help="Login user (default: the OS's default user).")
 def ssh(name, command, profile, region, identity, user):
-    """Open an SSH session to a cluster's head node (the system OpenSSH client).
+    """Open an SSH session to a cluster's head node (the system OpenSSH client), in any region pctl uses.
 
     \b
     Examples:
@@ -146,7 +182,7 @@ def ssh(name, command, profile, region, identity, user):
     from pctl.aws import pcluster
     from pctl.cluster.ops import ssh_command
 
-    aws = make_aws(profile, region)
+    aws = _cluster_aws(profile, region, name)
     info = pcluster.describe_cluster(aws, name)
     args = ssh_command(name, info, region=aws.region, user=user, identity=identity, command=command)
     os.execv(args[0], args)

@@ -40,6 +40,14 @@ def emit_json(obj) -> None:
     click.echo(json_terminal_safe(json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=str)))
 
 
+def emit_error_json(message: str, *, hint: str | None = None, exit_code: int = 1, kind: str = "failure",
+                    **extra) -> None:
+    """The one JSON error object a failed `--json` command prints on stdout (stable keys)."""
+    error = {"type": kind, "message": message, "hint": hint, "exit_code": exit_code}
+    error.update({k: v for k, v in extra.items() if v is not None})
+    emit_json({"ok": False, "error": error})
+
+
 def write_output(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))

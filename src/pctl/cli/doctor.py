@@ -16,8 +16,11 @@ def doctor(profile, region, key_name, as_json):
     \b
     Checks: credentials and account, region, Node.js (ParallelCluster's CDK needs it), ParallelCluster
     version, VPC and Elastic IP quota headroom, the key pair. Each check says ok, warn or fail, with a fix.
-    Example:
+
+    \b
+    Examples:
       pctl doctor --region us-east-1 --key-name mykey
+      pctl doctor --json | jq '.checks[] | select(.status != "ok")'
     """
     from pctl.doctor import run_checks
 

@@ -72,9 +72,9 @@ def start(name, no_wait, profile, region, as_json):
         from pctl.template.rules import DEFAULT_USER
 
         try:
-            from pctl.cluster import pcluster_api
+            from pctl.aws import pcluster
 
-            info = pcluster_api.backend.describe_cluster(name, aws.region) or {}
+            info = pcluster.describe_cluster(aws, name) or {}
             user = DEFAULT_USER.get(_tags(info).get("pctl:os") or "alinux2023", "ec2-user")
             out["ssh_entry_updated"] = sshconfig.add_host(name, addr, user, consent=True).added
         except Exception:  # the cluster runs; the ssh entry is a convenience

@@ -56,20 +56,21 @@ def cli():
 
 
 def _wants_json(argv) -> bool:
-    args = sys.argv[1:] if argv is None else list(argv)
-    return "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+    """--json on the command line (before a `--`): failures then also print one JSON error object on stdout."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--" in args:
+        args = args[: args.index("--")]
+    return "--json" in args
 
 
-def _json_error(exc) -> None:
-    """With --json, a failure is one JSON object on stdout too (the message stays on stderr for people)."""
-    import json
+def _fail(as_json: bool, message: str, hint: str | None, exit_code: int, kind: str, **extra) -> None:
+    """Report a failure: the human message on stderr; with --json also {"ok": false, "error": {...}} on stdout."""
+    from pctl.cli.common import emit_error_json, err
 
-    body = {"error": {"message": exc.message, "hint": exc.hint, "exit_code": exc.exit_code,
-                      "type": type(exc).__name__}}
-    extra = getattr(exc, "to_dict", None)
-    if callable(extra):
-        body["error"].update(extra())
-    click.echo(json.dumps(body, indent=2, default=str))
+    err(message, hint)
+    if as_json:
+        emit_error_json(message, hint=hint, exit_code=exit_code, kind=kind, **extra)
+    sys.exit(exit_code)
 
 
 def main(argv=None) -> None:
@@ -77,26 +78,29 @@ def main(argv=None) -> None:
 
     # pydantic scans every installed distribution for plugins at first use (~60 ms); pctl uses none.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    as_json = _wants_json(argv)
     try:
         rv = cli.main(args=argv, prog_name="pctl", standalone_mode=False)
     except PctlError as exc:
-        from pctl.cli.common import err
-
-        err(exc.message, exc.hint)
-        if _wants_json(argv):
-            _json_error(exc)
-        sys.exit(exc.exit_code)
+        extra = {k: getattr(exc, k) for k in ("code", "operation") if getattr(exc, k, None)}
+        if callable(getattr(exc, "to_dict", None)):  # e.g. ParallelCluster's messages as pctl diagnostics
+            extra.update(exc.to_dict())
+        kind = getattr(exc, "kind", None) or ("usage" if exc.exit_code == 2 else "failure")
+        _fail(as_json, exc.message, exc.hint, exc.exit_code, kind, **extra)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+        _fail(as_json, "aborted", None, 1, "aborted")
     except click.ClickException as exc:
+        if as_json:
+            from pctl.cli.common import emit_error_json
+
+            emit_error_json(exc.format_message(), hint=_usage_hint(exc), exit_code=exc.exit_code, kind="usage")
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("\ninterrupted", err=True)
-        sys.exit(130)
+        click.echo("", err=True)
+        _fail(as_json, "interrupted", None, 130, "interrupted")
     except BrokenPipeError:
         # e.g. `pctl registry list | head`: not an error
         try:
@@ -106,9 +110,13 @@ def main(argv=None) -> None:
     except Exception as exc:  # last line of defence: a message, never a traceback
         if os.environ.get("PCTL_DEBUG"):
             raise
-        from pctl.cli.common import err
-
-        err(f"internal error: {type(exc).__name__}: {exc}",
-            "this is a bug in pctl; re-run with PCTL_DEBUG=1 for details and report it")
-        sys.exit(1)
+        _fail(as_json, f"internal error: {type(exc).__name__}: {exc}",
+              "this is a bug in pctl; re-run with PCTL_DEBUG=1 for details and report it", 1, "internal")
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _usage_hint(exc) -> str | None:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return None
+    return f"see '{ctx.command_path} --help'"

@@ -77,7 +77,13 @@ def _states():
 @registry.command("sources")
 @json_option
 def sources_cmd(as_json):
-    """List the template sources (the bundled library first) and how old each cache is."""
+    """List the template sources (the bundled library first) and how old each cache is.
+
+    \b
+    Examples:
+      pctl registry sources
+      pctl registry sources --json
+    """
     from pctl.registry.sources import describe_location
 
     sts = _states()
@@ -162,7 +168,12 @@ def add_cmd(name, location, ref, kind, no_update, as_json):
 @registry.command("remove")
 @click.argument("name")
 def remove_cmd(name):
-    """Remove source NAME and delete its cached templates."""
+    """Remove source NAME and delete its cached templates.
+
+    \b
+    Examples:
+      pctl registry remove team
+    """
     from pctl.errors import UsageError
     from pctl.registry import config
     from pctl.registry.fetch import remove_cache
@@ -192,7 +203,13 @@ def _report_update(name: str, meta: dict) -> None:
 @click.argument("name", required=False)
 @json_option
 def update_cmd(name, as_json):
-    """Download every source (or only NAME) into the local cache."""
+    """Download every source (or only NAME) into the local cache.
+
+    \b
+    Examples:
+      pctl registry update
+      pctl registry update team --json
+    """
     from pctl.errors import PctlError, UsageError
     from pctl.registry.config import load_sources
     from pctl.registry.fetch import update
@@ -286,7 +303,13 @@ def search_cmd(query, tags, source, as_json):
 @click.option("--source", default=None, metavar="SOURCE", help="Only this source (library, or a source name).")
 @json_option
 def list_cmd(source, as_json):
-    """List every template of every source (or of --source)."""
+    """List every template of every source (or of --source).
+
+    \b
+    Examples:
+      pctl registry list
+      pctl registry list --source library --json
+    """
     from pctl.errors import UsageError
 
     sts = _states()
@@ -327,11 +350,15 @@ def show_cmd(name, as_json):
 def get_cmd(name, output, resolved):
     """Print a template's text (verbatim) to stdout or -o FILE.
 
+    NAME is a library or registry name (a file in the current folder never shadows it). Prefer -o FILE to
+    '> FILE': the file is written only when the template was found, never left empty.
+
     \b
     Examples:
-      pctl registry get bioinformatics/gatk-pipeline > gatk-cluster.yaml
+      pctl registry get bioinformatics/gatk-pipeline -o gatk-cluster.yaml
       pctl registry get team/chemistry/gromacs -o gromacs.yaml
       pctl registry get team/projects/genomics --resolved -o genomics.yaml
+      pctl registry get starter > starter.yaml          # also works
     """
     from pctl.errors import PctlError
     from pctl.template.load import LoadFailed, decode
@@ -349,7 +376,9 @@ def get_cmd(name, output, resolved):
         text = dump_yaml(loaded.data, header=f"{tref.name}, resolved from: " + " -> ".join(chain))
     else:
         try:
-            text = decode(tref.path.read_bytes(), tref.display)
+            from pctl.template.load import STDIN_PATH, read_stdin
+
+            text = decode(read_stdin() if tref.path == STDIN_PATH else tref.path.read_bytes(), tref.display)
         except LoadFailed as exc:
             raise PctlError(exc.diagnostic.format()) from None
         except OSError as exc:
@@ -366,6 +395,9 @@ def get_cmd(name, output, resolved):
 
                 warn(f"{tref.name} extends {ext}; a copy resolves that name from your folder, the library and your "
                      "registry sources (use --resolved for a self-contained template)")
+    if not text.strip():
+        raise PctlError(f"{tref.display} is empty: nothing to print" + (f"; {output} not written" if output else ""),
+                        hint="a file made with '> FILE' is created by the shell before pctl runs: use -o FILE")
     write_output(text, output)
     if tref.origin == "registry":
         _flag_fetched(name, tref)
@@ -411,8 +443,9 @@ def index_cmd(directory, output, catalog, no_catalog, as_json):
     before publishing: exit 1 (and no index written) when any template is invalid.
 
     \b
-    Example:
+    Examples:
       pctl registry index seeds/ && aws s3 sync seeds/ s3://templates.example.org/
+      pctl registry index seeds/ -o public/index.json --json
     """
     import json
 

@@ -12,7 +12,9 @@ def schema(what, output):
     """Print a JSON Schema: of a pctl template (default), or of the `pctl check --json` report.
 
     \b
-    Use it for completion and checks in your editor (yaml-language-server):
+    Use it for completion and checks in your editor (yaml-language-server).
+    \b
+    Examples:
       pctl schema -o pctl.schema.json
       # then at the top of a template:
       # yaml-language-server: $schema=./pctl.schema.json

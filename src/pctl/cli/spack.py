@@ -14,15 +14,15 @@ def spack():
     \b
     Examples:
       git clone --depth 1 -b v2026.06.0 https://github.com/spack/spack-packages
-      pctl spack index build spack-packages        # writes pctl's cached catalog
-      pctl spack index info
+      pctl spack info                              # the catalog in use and its release (one ships with pctl)
+      pctl spack index build spack-packages        # writes pctl's cached catalog (overrides the shipped one)
       pctl spack check "gromacs@2025.2 +mpi ^openmpi" samtools@1.21
     """
 
 
 @spack.group()
 def index():
-    """Build or inspect the Spack package catalog."""
+    """Build or inspect the Spack package catalog (pctl ships one; a built one overrides it)."""
 
 
 @index.command("build")
@@ -34,7 +34,13 @@ def index_build(repo_dir, output, as_json):
     """Build a catalog from a spack-packages checkout (REPO_DIR).
 
     Reads every package.py statically (nothing is imported or executed) and writes a JSON index of
-    package names, versions, variants and descriptions.
+    package names, versions, variants and descriptions. It overrides the catalog shipped with pctl.
+
+    \b
+    Examples:
+      git clone --depth 1 -b v2026.06.0 https://github.com/spack/spack-packages
+      pctl spack index build spack-packages
+      pctl spack index build spack-packages -o spack-index.json   # then PCTL_SPACK_INDEX=spack-index.json
     """
     from pctl.errors import PctlError
     from pctl.spack import PINNED_PACKAGES_RELEASE
@@ -63,36 +69,78 @@ def index_build(repo_dir, output, as_json):
                     fg="yellow", err=True)
 
 
-@index.command("info")
-@click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@json_option
-def index_info(catalog, as_json):
-    """Show which catalog pctl uses and where it looks for one."""
+def _info(catalog, as_json):
+    from pctl.errors import PctlError
     from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
-    from pctl.spack.catalog import catalog_search_paths, find_catalog
+    from pctl.spack.catalog import CatalogError, catalog_search_paths, find_catalog
 
-    cat = find_catalog(catalog)
+    try:
+        cat = find_catalog(catalog)
+    except CatalogError as exc:
+        raise PctlError(str(exc), hint="fix or unset the path named there; 'pctl spack info' lists where pctl looks"
+                        ) from None
     paths = [{"source": s, "path": str(p), "exists": p.is_file()} for s, p in catalog_search_paths(catalog)]
     info = {
         "pinned": {"spack": PINNED_SPACK_RELEASE, "spack_packages": PINNED_PACKAGES_RELEASE},
         "catalog": None if cat is None else {
-            "path": str(cat.source_path), "release": cat.release, "commit": cat.commit, "packages": len(cat.names()),
+            "path": str(cat.source_path), "origin": cat.origin, "release": cat.release, "commit": cat.commit,
+            "packages": len(cat), "matches_pinned": cat.release == PINNED_PACKAGES_RELEASE,
         },
         "search_paths": paths,
     }
     if as_json:
         emit_json(info)
+        if cat is None:
+            raise SystemExit(1)
         return
     click.echo(f"pinned: Spack {PINNED_SPACK_RELEASE}, spack-packages {PINNED_PACKAGES_RELEASE}")
     if cat is None:
-        click.secho("no catalog found; specs are not checked", fg="yellow")
+        click.secho("no catalog found; specs are not checked (the catalog shipped with pctl is missing: reinstall "
+                    "pctl)", fg="yellow")
     else:
-        click.echo(f"catalog: {cat.source_path} (release {cat.release}, {len(cat.names()):,} packages)")
-    click.echo("looked in:")
+        what = {"bundled": "shipped with pctl"}.get(cat.origin or "", f"from {cat.origin}")
+        click.echo(f"catalog: spack-packages {cat.release} ({len(cat):,} packages), {what}: {cat.source_path}")
+        if cat.release != PINNED_PACKAGES_RELEASE:
+            click.secho(f"  note: pctl installs spack-packages {PINNED_PACKAGES_RELEASE}; specs checked against "
+                        f"{cat.release} may differ from what the cluster gets", fg="yellow")
+    click.echo("looked in (first found wins):")
     for p in paths:
-        click.echo(f"  {p['source']:8s} {p['path']}{'' if p['exists'] else '  (missing)'}")
+        mark = "  <- used" if cat is not None and p["path"] == str(cat.source_path) else (
+            "" if p["exists"] else "  (missing)")
+        click.echo(f"  {p['source']:16s} {p['path']}{mark}")
     if cat is None:
         raise SystemExit(1)
+
+
+@spack.command("info")
+@click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Inspect this catalog file instead of the one pctl finds.")
+@json_option
+def info(catalog, as_json):
+    """Which Spack catalog pctl checks specs against: its spack-packages release, where it came from.
+
+    \b
+    Examples:
+      pctl spack info
+      pctl spack info --json | jq -r .catalog.release
+      PCTL_SPACK_INDEX=~/spack-index.json pctl spack info
+    """
+    _info(catalog, as_json)
+
+
+@index.command("info")
+@click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Inspect this catalog file instead of the one pctl finds.")
+@json_option
+def index_info(catalog, as_json):
+    """Show which catalog pctl uses and where it looks for one (same as 'pctl spack info').
+
+    \b
+    Examples:
+      pctl spack index info
+      pctl spack index info --json
+    """
+    _info(catalog, as_json)
 
 
 @spack.command("check")
@@ -100,7 +148,13 @@ def index_info(catalog, as_json):
 @click.option("--catalog", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @json_option
 def check(specs, catalog, as_json):
-    """Check Spack specs: grammar, and package/version/variants against the catalog."""
+    """Check Spack specs: grammar, and package/version/variants against the catalog.
+
+    \b
+    Examples:
+      pctl spack check samtools@1.21 "gromacs@2025.2 +mpi ^openmpi"
+      pctl spack check samtols --json        # unknown package: the closest names
+    """
     from pctl.errors import PctlError
     from pctl.spack.catalog import CatalogError, check_spec, find_catalog
     from pctl.spack.spec import SpecSyntaxError, parse_spec

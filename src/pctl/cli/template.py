@@ -221,8 +221,9 @@ def resolve_cmd(ref, output, as_json):
 
     \b
     Examples:
-      pctl template resolve project-a.yaml
+      pctl template resolve projects/genomics.yaml
       pctl template resolve team/projects/genomics -o resolved.yaml
+      pctl template resolve projects/genomics.yaml --json | jq .chain
     """
     from pctl.registry.templates import resolve_template
     from pctl.template.extends import dump_yaml

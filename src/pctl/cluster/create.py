@@ -351,8 +351,14 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, profile=None, wait=T
                  f"pctl cleanup --region {aws.region}")
         import json
 
-        upload(aws, bucket, prefix, dict(prepared.scripts) | {
-            "cluster.json": json.dumps(cluster_summary(prepared, b.rendered, run_id), indent=2)})
+        upload(aws, bucket, prefix, dict(prepared.scripts))
+        # the cluster's record, where `pctl status` and region discovery (pctl.regions) find it; this run holds
+        # the name (its cluster stack), so no other run writes or removes it
+        record_key = f"clusters/{name}/cluster.json"
+        upload(aws, bucket, f"clusters/{name}/", {"cluster.json": json.dumps(
+            dict(cluster_summary(prepared, b.rendered, run_id), name=name, region=aws.region), indent=2)})
+        undo.add(f"s3://{bucket}/{record_key}", lambda: delete_prefix(aws, bucket, record_key) and None,
+                 f"pctl cleanup --region {aws.region}")
         say(f"uploaded {len(prepared.scripts)} bootstrap file(s) to s3://{bucket}/{prefix}")
         saved = save_run(run_id, b, plan_dict(prepared, d, b, dry_run=False))
         say(f"creating cluster {name} with ParallelCluster {pre.pcluster_version or '?'} (config: {saved})")

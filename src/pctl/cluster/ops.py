@@ -56,12 +56,11 @@ def list_clusters(aws) -> list[dict]:
     return out
 
 
-def summary_of(aws, tags: dict) -> dict:
-    """The cluster.json pctl wrote at create (mounts, storage, users, queues), from the run's prefix."""
+def summary_of(aws, tags: dict, name: str) -> dict:
+    """The cluster.json pctl wrote at create (mounts, storage, users, queues, region)."""
     from pctl.aws.s3 import get_json
 
-    prefix = tags.get("pctl:bucket-prefix")
-    return (get_json(aws, tags.get("pctl:bucket"), f"{prefix}cluster.json") if prefix else None) or {}
+    return get_json(aws, tags.get("pctl:bucket"), f"clusters/{name}/cluster.json") or {}
 
 
 def cluster_status(aws, name: str) -> dict:
@@ -76,7 +75,7 @@ def cluster_status(aws, name: str) -> dict:
     for i in ec2.cluster_nodes(aws, name):
         if i["node_type"] == "Compute":
             nodes[i["queue"] or "?"] = nodes.get(i["queue"] or "?", 0) + 1
-    summary = summary_of(aws, tags)
+    summary = summary_of(aws, tags, name)
     queues = [{"name": q.get("name"), "running": nodes.get(q.get("name"), 0), "max": q.get("max_count"),
                "min": q.get("min_count"), "capacity": q.get("capacity"), "zones": q.get("zones", [])}
               for q in summary.get("queues", [])]

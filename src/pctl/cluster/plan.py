@@ -95,6 +95,7 @@ def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, soft
     from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
     from pctl.registry.templates import load_valid
     from pctl.template.fingerprint import fingerprint
+    from pctl.template.validate import warnings_for
 
     tref, result = load_valid(opts.template, catalog=catalog, use_catalog=use_catalog, overrides=overrides(opts),
                               purpose=purpose)
@@ -120,7 +121,7 @@ def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, soft
         h.update(name.encode() + b"\0" + scripts[name].encode() + b"\0")
     return Prepared(ref=tref, template=template, fingerprint=fingerprint(template), software_mode=mode,
                     custom_ami=custom_ami, estimate=est, scripts=scripts, scripts_digest=h.hexdigest()[:16],
-                    warnings=list(result.warnings), verdict=verdict)
+                    warnings=warnings_for(result.warnings, mode), verdict=verdict)
 
 
 def software_status_key(cluster_name: str) -> str:

@@ -1,9 +1,19 @@
 """Template names: the one place that turns ``-t FILE|NAME`` and ``extends: NAME`` into a file.
 
-In order: a file path; a NAME.yaml in the current folder; a bundled library template (exact name,
-then a unique last part: ``gromacs`` -> ``chemistry/gromacs``); a template of a registry source in
-pctl's local cache (``team/chemistry/gromacs``, or ``chemistry/gromacs`` when only one source has
-it). Ambiguous names list the candidates; unknown names suggest close ones.
+Names and files never shadow each other:
+
+* ``-`` is the template on standard input;
+* something that looks like a path is a file: it starts with ``./``, ``../``, ``/`` or ``~``, or ends with
+  ``.yaml``/``.yml``/``.json``. It must exist (``x.yaml: no such file`` otherwise); an empty file is an error
+  that names it (see :func:`pctl.template.load.load_text`);
+* anything else is a name: a bundled library template (exact name, then a unique last part: ``gromacs`` ->
+  ``chemistry/gromacs``), then a template of a registry source in pctl's local cache
+  (``team/chemistry/gromacs``, or ``chemistry/gromacs`` when only one source has it). A file of the same name
+  in the current folder does not hide it (``pctl registry get starter > starter.yaml`` then
+  ``pctl create -t starter`` still means the library's starter). Only when no template has that name is an
+  existing file of exactly that name used; ``NAME.yaml`` beside it is suggested, never picked silently.
+
+Ambiguous names list the candidates; unknown names suggest close ones.
 
 :data:`FINDER` hands the same rules to the template package's ``extends:`` merge
 (:mod:`pctl.template.finder`), which never imports the registry itself.
@@ -37,29 +47,46 @@ def _ambiguous(ref: str, candidates: list[str]) -> TemplateNotFound:
                             hint="use the full name, e.g. " + candidates[0])
 
 
+PATH_PREFIXES = ("./", "../", "/", "~")
+FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def looks_like_path(ref: str) -> bool:
+    """True for what -t reads as a file, never a name: ./x, ../x, /x, ~/x, x.yaml, x.yml, x.json."""
+    return ref.startswith(PATH_PREFIXES) or ref.endswith(FILE_SUFFIXES)
+
+
+def stdin_ref() -> TemplateRef:
+    from pctl.template.load import STDIN_PATH
+
+    return TemplateRef(STDIN_PATH, "<stdin>", "stdin", "stdin")
+
+
 def resolve(ref: str, *, files: bool = True) -> TemplateRef:
-    """Find the template ``ref`` names. ``files=False`` skips the file and cwd steps (names only)."""
+    """Find the template ``ref`` names. ``files=False`` accepts names only (no paths, no stdin)."""
     from pctl import library
 
     if not ref or not ref.strip():
-        raise TemplateNotFound("empty template name", hint="give a file (my-cluster.yaml) or a library name (starter)")
+        raise TemplateNotFound("empty template name", hint="give a file (./my-cluster.yaml) or a library name (starter)")
     for prefix in ("library:", "registry:"):  # the display form, as messages print it
         if ref.startswith(prefix) and not Path(ref).exists():
             ref = ref[len(prefix):]
     p = Path(ref).expanduser()
-    looks_like_file = ref.endswith((".yaml", ".yml", ".json")) or "/" in ref and (p.parent.is_dir() and p.exists())
-    if files:
-        if p.is_file() or p.is_dir() and p.exists():
+    if files and ref == "-":
+        return stdin_ref()
+    if files and looks_like_path(ref):
+        if p.is_file() or p.is_dir():
             return TemplateRef(p, ref, p.stem, "file")
-        for ext in (".yaml", ".yml"):
-            cand = Path(ref + ext).expanduser()
-            if "/" not in ref and cand.is_file():
-                return TemplateRef(cand, str(cand), cand.stem, "file")
-    exact = library.exact(ref)
-    if exact is not None:
-        return _library_ref(exact)
-    is_filename = ref.endswith((".yaml", ".yml", ".json"))  # registry names have no suffix
-    reg = None if is_filename else _registry_lookup(ref, by_last_part=False)  # the local cache, never the network
+        hint = None
+        stem = p.name.rsplit(".", 1)[0] if p.name.endswith(FILE_SUFFIXES) else p.name
+        if stem and library.path_of(stem) is not None:
+            hint = f"'{stem}' is a library template: use -t {stem}, or copy it: pctl registry get {stem} -o {ref}"
+        raise TemplateNotFound(f"{ref}: no such file", hint=hint)
+    if ref.startswith("library/") and library.path_of(ref[len("library/"):]) is not None:
+        return _library_ref(ref[len("library/"):])
+    if library.path_of(ref) is not None:
+        return _library_ref(ref)
+    reg = _registry_lookup(ref, by_last_part=False)  # the local cache, never the network
     if reg is not None:
         return reg
     names = library.names()
@@ -70,11 +97,11 @@ def resolve(ref: str, *, files: bool = True) -> TemplateRef:
             return _library_ref(by_base[0])
         if len(by_base) > 1:
             raise _ambiguous(ref, by_base)
-        reg = None if is_filename else _registry_lookup(ref, by_last_part=True)
+        reg = _registry_lookup(ref, by_last_part=True)
         if reg is not None:
             return reg
-    if files and (looks_like_file or ref.endswith((".yaml", ".yml"))):
-        raise TemplateNotFound(f"{ref}: no such file")
+    if files and p.is_file():  # no template has this name: a file of exactly this name (no shadowing possible)
+        return TemplateRef(p, ref, p.stem, "file")
     import difflib
 
     all_names = list(names) + _registry_names()
@@ -85,11 +112,17 @@ def resolve(ref: str, *, files: bool = True) -> TemplateRef:
     for g in guesses:
         full += [n for n in all_names if n == g or n.rsplit("/", 1)[-1] == g]
     full = list(dict.fromkeys(full))[:5]
-    hint = ("did you mean: " + ", ".join(full) + "?") if full else "list templates with: pctl registry list"
+    beside = [Path(ref + ext) for ext in (".yaml", ".yml")] if files else []
+    local = next((c for c in beside if c.is_file()), None)
+    if local is not None:
+        hint = f"to use the file {local}, write -t ./{local}" + (f"; or did you mean: {', '.join(full)}?" if full else "")
+    else:
+        hint = ("did you mean: " + ", ".join(full) + "?") if full else "list templates with: pctl registry list"
     stale = _not_downloaded()
     if stale:
         hint += "; not downloaded yet: " + ", ".join(stale) + " (pctl registry update)"
-    what = "a file, a library template nor a registry template" if files else "a library nor a registry template"
+    what = "a library template nor a registry template" if local is not None or not files else \
+        "a file, a library template nor a registry template"
     raise TemplateNotFound(f"{ref!r} is neither {what}", hint=hint)
 
 

@@ -89,7 +89,7 @@ class QueuePlan:
     name: str
     capacity: str
     min_count: int
-    max_count: int
+    max_count: int  # the queue's total: the sum of its compute resources' MaxCount
     compute_resources: list[ComputeResourcePlan]
     notes: list[str] = field(default_factory=list)
     placement: Placement | None = None
@@ -142,19 +142,17 @@ def group_instance_types(types: list[str]) -> list[list[str]]:
 
 
 def split_counts(min_count: int, max_count: int, n_groups: int) -> tuple[list[tuple[int, int]], int]:
-    """Split a queue's min/max over compute resources so the sums are exactly min and max.
+    """(min, max) per compute resource, as a template means them.
 
-    Every compute resource needs MaxCount >= 1, so at most max_count resources are used; the second
-    value is how many groups had to be left out (reported, never silent)."""
-    used = min(n_groups, max_count)
-    base, extra = divmod(max_count, used)
-    maxes = [base + (1 if i < extra else 0) for i in range(used)]
-    mins, remaining = [], min_count
-    for mx in maxes:
-        take = min(mx, remaining)
-        mins.append(take)
-        remaining -= take
-    return list(zip(mins, maxes)), n_groups - used
+    ``max_count`` is per instance type: every compute resource (one instance type, or one pool of types
+    that stand in for each other, see :func:`group_instance_types`) may scale to ``max_count`` nodes.
+    ParallelCluster limits nodes per compute resource (``MaxCount``) and has no queue-wide limit (Slurm
+    has none without accounting), so the queue's total is ``max_count`` x the number of compute
+    resources. ``min_count`` is the queue's total of nodes that always run; they are on the first
+    resource (the first type listed). The second value is kept for callers: no resource is ever left out.
+    """
+    counts = [(min_count if i == 0 else 0, max_count) for i in range(n_groups)]
+    return counts, 0
 
 
 def plan_queue(queue) -> QueuePlan:
@@ -162,18 +160,24 @@ def plan_queue(queue) -> QueuePlan:
     if explicit is not None:
         return QueuePlan(queue.name, queue.capacity, queue.min_count, queue.max_count, explicit, [])
     groups = group_instance_types(list(queue.instance_types))
-    counts, dropped = split_counts(queue.min_count, queue.max_count, len(groups))
+    counts, _ = split_counts(queue.min_count, queue.max_count, len(groups))
     used: set[str] = set()
     crs = [ComputeResourcePlan(_cr_name(g, used), g, mn, mx) for g, (mn, mx) in zip(groups, counts)]
+    total_max = sum(c.max_count for c in crs)
     notes = []
-    if dropped:
-        left = [t for g in groups[len(counts):] for t in g]
-        notes.append(f"max_count {queue.max_count} allows only {len(counts)} compute resource(s); "
-                     f"not used: {', '.join(left)} (raise max_count to use them)")
     if len(crs) > 1:
-        notes.append("counts split over compute resources: " + ", ".join(
-            f"{c.name} {c.min_count}-{c.max_count}" for c in crs) + f" (total {queue.min_count}-{queue.max_count})")
-    return QueuePlan(queue.name, queue.capacity, queue.min_count, queue.max_count, crs, notes)
+        pools = [", ".join(c.instance_types) if len(c.instance_types) > 1 else c.instance_types[0] for c in crs]
+        notes.append(
+            f"each instance type scales to {queue.max_count} node{'s' if queue.max_count != 1 else ''} on its own ("
+            + "; ".join(f"{queue.max_count} x {p}" for p in pools)
+            + f"): at most {total_max} nodes in this queue (max_count is per type; ParallelCluster has no "
+            "queue-wide limit)"
+            + (f"; the {queue.min_count} always-on node{'s' if queue.min_count != 1 else ''} "
+               f"{'are' if queue.min_count != 1 else 'is'} {crs[0].instance_types[0]}" if queue.min_count else ""))
+    elif len(crs[0].instance_types) > 1 if crs else False:
+        notes.append(f"{', '.join(crs[0].instance_types)} stand in for each other (same vCPUs): one pool of at most "
+                     f"{queue.max_count} nodes, whichever type EC2 has")
+    return QueuePlan(queue.name, queue.capacity, queue.min_count, total_max, crs, notes)
 
 
 # ------------------------------------------------------------------ storage

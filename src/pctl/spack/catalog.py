@@ -23,10 +23,14 @@ Finding a catalog (:func:`find_catalog`), first match wins:
    (``$PCTL_HOME/config.toml``, else ``$XDG_CONFIG_HOME/pctl/config.toml``, else
    ``~/.config/pctl/config.toml``); a relative path is relative to the config file;
 4. the cache ``$PCTL_HOME/cache/spack-index.json``, else
-   ``$XDG_CACHE_HOME/pctl/spack-index.json``, else ``~/.cache/pctl/spack-index.json``.
+   ``$XDG_CACHE_HOME/pctl/spack-index.json``, else ``~/.cache/pctl/spack-index.json``
+   (written by ``pctl spack index build``);
+5. the catalog shipped with pctl (``data/spack-packages.json.gz``, the pinned spack-packages
+   release in pctl's compact format, see :mod:`pctl.spack.compact`).
 
 A path named by 1-3 that is missing or broken raises :class:`CatalogError` (a misconfigured
-path should not be silently ignored); a missing cache just means "no catalog" (``None``).
+path should not be silently ignored); a missing cache falls through to the shipped catalog.
+Both the full JSON form and the compact form load, gzip-compressed or not.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
+from .compact import description_of
 from .spec import ARCH_KEYS, FLAG_KEYS, Spec
 from .version import Version, VersionError, parse_constraint, sort_versions
 
@@ -220,6 +225,8 @@ class Catalog:
         self.commit = commit
         self.source = source
         self.source_path = source_path
+        #: where find_catalog found it: "explicit", "PCTL_SPACK_INDEX", "config ...", "cache" or "bundled"
+        self.origin: str | None = None
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -228,7 +235,12 @@ class Catalog:
         p = Path(path).expanduser()
         try:
             with open(p, "rb") as fh:
-                data = json.load(fh)
+                raw = fh.read()
+            if raw[:2] == b"\x1f\x8b":  # gzip (the shipped catalog)
+                import gzip
+
+                raw = gzip.decompress(raw)
+            data = json.loads(raw)
         except FileNotFoundError:
             raise CatalogError(f"Spack package catalog not found: {p}") from None
         except IsADirectoryError:
@@ -242,8 +254,9 @@ class Catalog:
                 f"Spack package catalog {p} is not valid JSON (line {exc.lineno}, column "
                 f"{exc.colno}: {exc.msg}); rebuild it or point pctl at a good copy"
             ) from None
-        except OSError as exc:
-            raise CatalogError(f"cannot read the Spack package catalog {p}: {exc.strerror or exc}") from None
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+            raise CatalogError(f"cannot read the Spack package catalog {p}: {getattr(exc, 'strerror', None) or exc}"
+                               ) from None
         return cls.from_dict(data, source_path=p)
 
     @classmethod
@@ -260,6 +273,15 @@ class Catalog:
             raise CatalogError(
                 f"Spack package catalog{where} has the wrong shape: no 'packages' mapping"
             )
+        from pctl.spack import compact
+
+        if compact.is_compact(data):
+            problem = compact.check_shape(packages, where)
+            if problem:
+                raise CatalogError(problem)
+            meta = {k: data.get(k) for k in ("release", "commit", "source")}
+            return cls(packages, release=str(meta["release"] or "unknown"), commit=str(meta["commit"] or "unknown"),
+                       source=str(meta["source"] or ""), source_path=source_path)
         list_keys = ("build_systems", "variants", "versions")
         for raw_name, entry in packages.items():
             if type(entry) is not dict:
@@ -320,6 +342,10 @@ class Catalog:
         entry = self._raw.get(name)
         if entry is None:
             return None
+        if type(entry) is list:  # the compact form
+            from pctl.spack.compact import decode_entry
+
+            entry = decode_entry(entry)
         incomplete = entry.get("incomplete")
         if isinstance(incomplete, list):
             flags = frozenset(str(x) for x in incomplete)
@@ -397,7 +423,7 @@ class Catalog:
             elif q_name in name:
                 rank = 2
             else:
-                desc = str(entry.get("description", "")).lower()
+                desc = description_of(entry).lower()
                 haystack = f"{name} {desc}"
                 if all(w in haystack for w in words):
                     rank = 3
@@ -615,22 +641,27 @@ def catalog_search_paths(explicit_path: str | os.PathLike[str] | None = None) ->
     if cfg is not None:
         out.append((f"config {config_path()}", cfg))
     out.append(("cache", default_cache_path()))
+    from pctl.spack.compact import bundled_path
+
+    out.append(("bundled", bundled_path()))
     return out
 
 
 def find_catalog(explicit_path: str | os.PathLike[str] | None = None) -> Catalog | None:
-    """Load the first catalog found (explicit > $PCTL_SPACK_INDEX > config > cache).
+    """Load the first catalog found (explicit > $PCTL_SPACK_INDEX > config > cache > bundled).
 
-    Returns None when nothing is configured and there is no cached catalog. Raises
-    :class:`CatalogError` when a configured path is missing or broken, or the cache is
-    corrupt.
+    Returns None only when nothing is configured, there is no cached catalog and the catalog
+    shipped with pctl is missing (a broken installation). Raises :class:`CatalogError` when a
+    configured path is missing or broken, or the cache is corrupt.
     """
     for origin, path in catalog_search_paths(explicit_path):
-        if origin == "cache" and not path.exists():
-            return None
+        if origin in ("cache", "bundled") and not path.exists():
+            continue
         try:
-            return Catalog.load(path)
+            cat = Catalog.load(path)
         except CatalogError as exc:
             raise CatalogError(f"{exc} (from {origin})") from None
-    return None  # pragma: no cover - the cache entry always ends the loop
+        cat.origin = origin
+        return cat
+    return None
 

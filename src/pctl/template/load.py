@@ -72,7 +72,7 @@ def _mark(exc) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _yaml_error(exc, source: str) -> Diagnostic:
+def _yaml_error(exc, source: str, text: str = "") -> Diagnostic:
     line, col = _mark(exc)
     problem = getattr(exc, "problem", None) or ""
     context = getattr(exc, "context", None) or ""
@@ -86,8 +86,67 @@ def _yaml_error(exc, source: str) -> Diagnostic:
         return error(msg + " (each key may appear only once in a mapping)", code="duplicate-key", file=source, line=line, column=col)
     if "expected a single document" in f"{problem} {context}":
         return error("the file holds more than one YAML document; a template is one document", code="yaml", file=source, line=line, column=col)
+    explained = _explain(exc, text)
+    if explained is not None:
+        msg, hint, (line, col) = explained
+        return error(f"invalid YAML: {msg}", code="yaml", file=source, line=line, column=col, hint=hint)
     msg = " ".join(x for x in (context, problem) if x).strip() or str(exc).splitlines()[0]
     return error(f"invalid YAML: {msg}", code="yaml", file=source, line=line, column=col)
+
+
+def _at(mark) -> tuple[int | None, int | None]:
+    if mark is None or getattr(mark, "line", None) is None:
+        return (None, None)
+    return mark.line + 1, mark.column + 1
+
+
+def _explain(exc, text: str) -> tuple[str, str | None, tuple] | None:
+    """The parser's complaint in words, at the place to fix: (message, hint, (line, column)); None when the
+    error is not one of the common mistakes."""
+    problem = str(getattr(exc, "problem", None) or "")
+    context = str(getattr(exc, "context", None) or "")
+    pmark, cmark = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    lines = text.splitlines()
+
+    def char_at(mark) -> str:
+        line, col = _at(mark)
+        if line is None or line > len(lines) or col > len(lines[line - 1]):
+            return ""
+        return lines[line - 1][col - 1]
+
+    if "'\\t'" in problem or "\t" in problem:
+        return ("a tab character; YAML indents with spaces only, never tabs",
+                "replace the tab with spaces (two per level is usual); most editors have a 'convert tabs to spaces' "
+                "setting", _at(pmark))
+    if "quoted scalar" in context and cmark is not None:
+        q = char_at(cmark) or "quote"
+        where = _at(cmark)
+        return (f"the quoted value that starts with {q} at line {where[0]}, column {where[1]} is never closed",
+                f"end the value with a matching {q}, or drop the opening {q} (plain values need no quotes)", where)
+    for what, opener, closer in (("flow sequence", "[", "]"), ("flow mapping", "{", "}")):
+        if what in context and cmark is not None:
+            where = _at(cmark)
+            return (f"the '{opener}' opened at line {where[0]}, column {where[1]} is never closed",
+                    f"close it with '{closer}' on the same line, or write it as indented "
+                    + ("'- item' lines" if opener == "[" else "'key: value' lines"), where)
+    if "simple key" in context and "could not find expected ':'" in problem and cmark is not None:
+        where = _at(cmark)
+        return (f"line {where[0]} is neither 'key: value' nor '- item' (no ':' after the key)",
+                "add ': ' after the key; if the line continues the value above, indent it further or quote the value",
+                where)
+    if "mapping values are not allowed here" in problem:
+        return ("a ':' where a value was expected: the value contains ': ' or the line is indented deeper than "
+                "the keys around it",
+                "quote a value that contains ': ' (name: \"a: b\"), or line the key up with its neighbours",
+                _at(pmark))
+    if "expected <block end>" in problem or "did not find expected" in problem:
+        where = _at(pmark)
+        return (f"the indentation of line {where[0]} does not match the lines above it",
+                "keys of one mapping and items of one list must start in the same column", where)
+    if "that cannot start any token" in problem:
+        c = char_at(pmark)
+        return (f"a value cannot start with {c!r} in YAML", f"quote the value: \"{c}...\"", _at(pmark))
+    return None
 
 
 def decode(raw: bytes, source: str) -> str:
@@ -111,8 +170,11 @@ def load_text(text: str, source: str = "<template>", path: Path | None = None) -
     from ruamel.yaml import YAML
 
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise LoadFailed(error("template is empty", code="empty", file=source, line=1, column=1,
-                               hint="start from a library template: pctl registry get starter > my.yaml"))
+        what = "is empty (0 bytes)" if not text else "has no content (only blank lines or comments)"
+        name = source if path is not None or source != "<template>" else "the template"
+        raise LoadFailed(error(f"{name} {what}: it is not a template", code="empty", file=source, line=1, column=1,
+                               hint="start from a library template: pctl registry get starter -o my.yaml "
+                                    "(with '> my.yaml' a failed command leaves an empty file)"))
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     import warnings
@@ -124,9 +186,10 @@ def load_text(text: str, source: str = "<template>", path: Path | None = None) -
     except RecursionError:
         raise LoadFailed(error("YAML is nested too deeply", code="yaml", file=source)) from None
     except Exception as exc:  # ruamel raises many error classes; all become one clear diagnostic
-        raise LoadFailed(_yaml_error(exc, source)) from None
+        raise LoadFailed(_yaml_error(exc, source, text)) from None
     if doc is None:
-        raise LoadFailed(error("template is empty", code="empty", file=source, line=1, column=1))
+        raise LoadFailed(error(f"{source} has no content: it is not a template", code="empty", file=source, line=1,
+                               column=1))
     positions = Positions()
     conv = _Converter(positions, source)
     data = conv.convert(doc, (), 0)
@@ -140,8 +203,30 @@ def load_text(text: str, source: str = "<template>", path: Path | None = None) -
     return LoadedTemplate(data=data, positions=positions, source=source, text=text, path=path)
 
 
+#: the path `-t -` resolves to: the template is read from standard input (once per process)
+STDIN_PATH = Path("/dev/stdin/<pctl-stdin>")
+_stdin_bytes: bytes | None = None
+
+
+def read_stdin() -> bytes:
+    """The template on standard input, read once (several steps of one command load it)."""
+    global _stdin_bytes
+    if _stdin_bytes is None:
+        import sys
+
+        if sys.stdin is None or sys.stdin.isatty():
+            raise LoadFailed(error("-t - reads the template from standard input, but stdin is a terminal",
+                                   code="io", file="<stdin>",
+                                   hint="pipe a template in: cat my.yaml | pctl validate -"))
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        _stdin_bytes = data
+    return _stdin_bytes
+
+
 def load_file(path: Path, source: str | None = None) -> LoadedTemplate:
     source = source or str(path)
+    if path == STDIN_PATH:
+        return load_text(decode(read_stdin(), source), source, None)
     try:
         if path.is_dir():
             raise LoadFailed(error("is a directory, not a template file", code="io", file=source))

@@ -83,9 +83,22 @@ FORBIDDEN_TREES = (
 SOFTWARE_ROOT = "/opt/pctl"  # where pctl installs Spack and the software tree
 
 
+def region_suggestion(value: str) -> str | None:
+    """The known region a mistyped one most likely means: us-east1 / US_EAST_1 / useast1 -> us-east-1."""
+    low = value.strip().lower().replace("_", "-").replace(" ", "-")
+    squash = re.sub(r"[^a-z0-9]", "", low)
+    for r in KNOWN_REGIONS:
+        if low == r or squash == r.replace("-", ""):
+            return r
+    return did_you_mean(low, KNOWN_REGIONS)
+
+
 def region_problem(value: str) -> str | None:
     if REGION_RE.fullmatch(value):
         return None
+    guess = region_suggestion(value)
+    if guess:
+        return f"{value!r} is not an AWS region name; did you mean {guess!r}?"
     return (f"{value!r} is not an AWS region name (for example us-east-1); known regions: "
             + ", ".join(KNOWN_REGIONS))
 
@@ -127,6 +140,73 @@ def instance_type_problem(value: str) -> str | None:
         if guess:
             return f"{value!r} is not an EC2 instance type; did you mean '{fam}.{guess}'?"
     return f"{value!r} is not an EC2 instance type (family.size, for example c6i.2xlarge, hpc7a.96xlarge, g5.xlarge)"
+
+
+_KNOWN_TYPES: frozenset[str] | None = None
+
+
+def known_instance_types() -> frozenset[str]:
+    """EC2 instance types pctl knows offline (data/ec2-instance-types.txt, from botocore's EC2 model)."""
+    global _KNOWN_TYPES
+    if _KNOWN_TYPES is None:
+        from pathlib import Path
+
+        path = Path(__file__).with_name("data") / "ec2-instance-types.txt"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:  # a broken installation: no list, no warnings
+            lines = []
+        _KNOWN_TYPES = frozenset(ln.strip() for ln in lines if ln.strip() and not ln.startswith("#"))
+    return _KNOWN_TYPES
+
+
+def unknown_instance_type(value: str) -> str | None:
+    """For a well-formed type that EC2 does not list: a message with the closest real types (None when known).
+    A warning, not an error: AWS adds instance types faster than pctl's list is refreshed."""
+    known = known_instance_types()
+    if not known or value in known or not INSTANCE_TYPE_RE.fullmatch(value):
+        return None
+    import difflib
+
+    fam, _, size = value.partition(".")
+    same_size = [t for t in known if t.endswith("." + size)]
+    guesses = difflib.get_close_matches(value, same_size, n=3, cutoff=0.75)
+    families = {t.split(".", 1)[0] for t in known}
+    if fam in families:  # a real family, a size it does not come in
+        sizes = sorted((t for t in known if t.startswith(fam + ".")), key=size_rank)
+        return (f"{value!r} is not an EC2 instance type: {fam} comes in " + ", ".join(
+            t.split(".", 1)[1] for t in sizes[:12]) + (" ..." if len(sizes) > 12 else ""))
+    if not guesses:
+        guesses = difflib.get_close_matches(value, list(known), n=3, cutoff=0.8)
+    if guesses:
+        return f"{value!r} is not an EC2 instance type pctl knows; did you mean {' or '.join(map(repr, guesses))}?"
+    return f"{value!r} is not an EC2 instance type pctl knows (new types are checked by AWS at create)"
+
+
+OS_ALIASES = {
+    "al2023": "alinux2023", "amazonlinux2023": "alinux2023", "amzn2023": "alinux2023", "amazon2023": "alinux2023",
+    "amazonlinux": "alinux2023", "alinux": "alinux2023", "al2": "alinux2023", "alinux2": "alinux2023",
+    "amazonlinux2": "alinux2023", "ubuntu": "ubuntu2404", "ubuntu22": "ubuntu2204", "ubuntu2204lts": "ubuntu2204",
+    "jammy": "ubuntu2204", "ubuntu24": "ubuntu2404", "noble": "ubuntu2404", "rhel": "rhel9", "redhat8": "rhel8",
+    "redhat9": "rhel9", "rockylinux8": "rocky8", "rockylinux9": "rocky9", "rocky": "rocky9",
+}
+
+
+def choice_suggestion(value: str, choices) -> str | None:
+    """The allowed choice a mistyped one most likely means (forgiving about case, dots, hyphens, spaces and
+    common names: 'Ubuntu 22.04' -> ubuntu2204, 'al2023' -> alinux2023)."""
+    choices = list(choices)
+    squash = re.sub(r"[^a-z0-9]", "", value.strip().lower())
+    for c in choices:
+        if squash == re.sub(r"[^a-z0-9]", "", c):
+            return c
+    alias = OS_ALIASES.get(squash) or OS_ALIASES.get(squash.replace("lts", ""))
+    if alias in choices:
+        return alias
+    m = re.fullmatch(r"ubuntu(\d{2})(\d{2})?\d*", squash)
+    if m and f"ubuntu{m.group(1)}{m.group(2) or '04'}" in choices:
+        return f"ubuntu{m.group(1)}{m.group(2) or '04'}"
+    return did_you_mean(value, choices)
 
 
 def instance_arch(value: str) -> str:
@@ -199,6 +279,17 @@ def mount_point_problem(value: str) -> str | None:
     if len(norm) > 255:
         return "mount point is longer than 255 characters"
     return None
+
+
+OUTPUT_WORDS = ("checkpoint", "ckpt", "result", "output", "out", "scratch", "artifact", "log", "export", "upload",
+                "work", "tmp", "save", "write", "dump", "snapshot")
+
+
+def looks_like_output(mount_point: str) -> bool:
+    """True when a mount point's name says jobs will write there (/shared/checkpoints, /results, /scratch/out)."""
+    parts = [p for p in re.split(r"[/_.-]+", mount_point.lower()) if p]
+    return any(p == w or p.startswith(w) and (len(p) - len(w) <= 2 or w in ("checkpoint", "artifact", "output"))
+               for p in parts for w in OUTPUT_WORDS)
 
 
 def normalize_mount(value: str) -> str:

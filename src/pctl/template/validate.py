@@ -133,7 +133,7 @@ def _pydantic_diagnostics(exc) -> list[Diagnostic]:
                 import re
 
                 choices = re.findall(r"'([^']*)'", expected)
-                guess = rules.did_you_mean(inp, choices)
+                guess = rules.choice_suggestion(inp, choices)
                 if guess:
                     msg += f" (did you mean {guess!r}?)"
             code = "choice"
@@ -203,6 +203,9 @@ def _check_compute(data) -> list[Diagnostic]:
     head = _get(data, "compute", "head_node")
     if _valid_type(head):
         archs.setdefault(rules.instance_arch(head), ("compute", "head_node"))
+        unknown = rules.unknown_instance_type(head)
+        if unknown:
+            out.append(warning(unknown, ("compute", "head_node"), code="unknown-instance-type"))
     for i, q in enumerate(queues):
         if not isinstance(q, dict):
             continue
@@ -230,6 +233,10 @@ def _check_compute(data) -> list[Diagnostic]:
                                      ("compute", "queues", i, "instance_types", j), code="duplicate"))
                 dup.add(t)
                 if _valid_type(t):
+                    unknown = rules.unknown_instance_type(t)
+                    if unknown:
+                        out.append(warning(unknown, ("compute", "queues", i, "instance_types", j),
+                                           code="unknown-instance-type"))
                     arch = rules.instance_arch(t)
                     if archs and arch not in archs:
                         other_arch, other_path = next(iter(archs.items()))
@@ -258,17 +265,27 @@ def _check_compute(data) -> list[Diagnostic]:
                         hint="EFA types include c5n.18xlarge, c6in.32xlarge, hpc6a.48xlarge, hpc7a.96xlarge, p4d.24xlarge"))
     maxes = [q.get("max_count", 10) if isinstance(q, dict) else None for q in queues]
     valid_maxes = all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 1000 for m in maxes)
-    total = sum(maxes) if valid_maxes else 0
+    # max_count is per instance type (per compute resource): a queue's total is max_count x its resources
+    total = sum(m * _resources(q) for m, q in zip(maxes, queues)) if valid_maxes else 0
     if _valid_type(head) and total:
         need = rules.head_node_memory_needed(total)
         have = rules.memory_gib(head)
         if have is not None and have < need:
             out.append(error(
                 f"head node {head} has about {have:g} GiB of memory; ParallelCluster requires at least {need:.1f} GiB "
-                f"to manage {total} compute nodes (the sum of the queues' max_count)",
+                f"to manage {total} compute nodes (max_count of every instance type of every queue)",
                 ("compute", "head_node"), code="head-node-memory",
                 hint="choose a larger head node (c6i.2xlarge or m6i.xlarge have 16 GiB) or lower max_count"))
     return out
+
+
+def _resources(queue) -> int:
+    """How many compute resources a queue gets (instance types that stand in for each other share one)."""
+    from pctl.render.pcluster import group_instance_types
+
+    types = queue.get("instance_types") if isinstance(queue, dict) else None
+    valid = [t for t in types if _valid_type(t)] if isinstance(types, list) else []
+    return max(1, len(group_instance_types(list(dict.fromkeys(valid)))))
 
 
 def _int(v):
@@ -464,6 +481,13 @@ def _check_data(data) -> list[Diagnostic]:
     for i, m in enumerate(_items(data, "data", "s3_mounts")):
         if isinstance(m, dict) and isinstance(m.get("mount_point"), str) and rules.mount_point_problem(m["mount_point"]) is None:
             mounts.append((rules.normalize_mount(m["mount_point"]), ("data", "s3_mounts", i, "mount_point"), "s3"))
+            if "read_only" not in m and rules.looks_like_output(m["mount_point"]):
+                out.append(warning(
+                    f"{m['mount_point']} looks like a place for output, but an S3 mount is read-only unless it says "
+                    "read_only: false: jobs cannot write there",
+                    ("data", "s3_mounts", i, "mount_point"), code="s3-read-only",
+                    hint="add 'read_only: false' to this mount if jobs write to it (new files, overwrites and deletes "
+                         "go to the bucket), or 'read_only: true' to keep it read-only and silence this"))
     counts = {"new": {"efs": 0, "fsx_lustre": 0, "ebs": 0}, "existing": {"efs": 0, "fsx_lustre": 0, "ebs": 0}}
     names: dict[str, int] = {}
     for i, s in enumerate(_items(data, "data", "shared_storage")):
@@ -555,6 +579,7 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
 
     out = []
     parsed = []
+    unknown: set[int] = set()
     names: dict[str, list[int]] = {}
     for i, text in enumerate(_items(data, "software", "spack_packages")):
         if not isinstance(text, str):
@@ -570,11 +595,21 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
         for problem in check_spec(catalog, spec):
             out.append(error(problem.message, ("software", "spack_packages", i), code=f"spack-{problem.kind}",
                              hint=getattr(problem, "hint", None)))
+            if problem.kind == "unknown-package" and problem.node == "root":
+                unknown.add(i)  # no estimate for a package that does not exist
     for name, idx in names.items():
         if len(idx) > 1:
             out.append(warning(f"{name} is listed {len(idx)} times; one Spack environment concretizes one {name} unless "
                                "the versions are meant to coexist", ("software", "spack_packages", idx[-1]), code="duplicate-package"))
     return out
+
+
+def warnings_for(warnings: list[Diagnostic], software_mode: str) -> list[Diagnostic]:
+    """The validation warnings that still apply once create knows how software is delivered: with a custom
+    AMI nothing is installed at boot, so the advice to bake slow packages into an AMI is moot."""
+    if software_mode != "ami":
+        return list(warnings)
+    return [w for w in warnings if w.code != "build-from-source"]
 
 
 # ---------------------------------------------------------------- entry points

@@ -32,15 +32,23 @@ def print_plan(plan: dict, *, looked_up: bool = False) -> None:
     if ami.get("image_id"):
         _row("AMI", f"{ami['image_id']} ({ami['source']}" + (f", {ami['root_gb']} GiB" if ami.get("root_gb") else "") + ")")
     for i, q in enumerate(plan["queues"]):
-        types = ", ".join(t for cr in q["compute_resources"] for t in cr["instance_types"])
-        _row("Queues" if i == 0 else "", f"{q['name']:<14} {q['capacity']:<9} {q['min_count']}–{q['max_count']} nodes  {types}")
+        crs = q["compute_resources"]
+        types = ", ".join(t for cr in crs for t in cr["instance_types"])
+        if len(crs) > 1:  # max_count is per instance type (or pool of interchangeable types)
+            _row("Queues" if i == 0 else "", f"{q['name']:<14} {q['capacity']:<9} {q['min_count']}–{q['max_count']} "
+                                             "nodes in total")
+            for cr in crs:
+                always = f", {cr['min_count']} always on" if cr["min_count"] else ""
+                _row("", f"  └ up to {cr['max_count']} x {' or '.join(cr['instance_types'])}{always}  ({cr['name']})")
+        else:
+            _row("Queues" if i == 0 else "", f"{q['name']:<14} {q['capacity']:<9} {q['min_count']}–{q['max_count']} "
+                                             f"nodes  {types}")
         if q.get("zones"):
             _row("", f"  in {', '.join(q['zones'])}: {q.get('placement', '')}")
-        if len(q["compute_resources"]) > 1:
-            for cr in q["compute_resources"]:
-                _row("", f"  └ {cr['name']}: {cr['min_count']}–{cr['max_count']} ({', '.join(cr['instance_types'])})")
         for note in q["notes"]:
-            if not note.startswith("counts split"):
+            if note.startswith("each instance type scales"):
+                _row("", "    (max_count is per instance type; ParallelCluster has no queue-wide limit)")
+            elif not note.startswith(("counts split", "stand in")) and " stand in for each other" not in note:
                 _row("", f"  ! {note}")
     for i, s in enumerate(plan["storage"]):
         st = s["settings"]
@@ -88,8 +96,10 @@ def print_plan(plan: dict, *, looked_up: bool = False) -> None:
         from pctl.ui.cost import print_plan_cost
 
         print_plan_cost(plan["cost"], _row)
+    shown = {f"queue {q['name']}: {n}" for q in plan["queues"] for n in q["notes"]}  # printed with their queue
     for note in plan["notes"]:
-        _row("Note", note)
+        if note not in shown:
+            _row("Note", note)
     for i, lk in enumerate(plan.get("lookups", [])):
         _row("Create asks" if i == 0 else "", lk)
     for w in plan["warnings"]:

@@ -24,6 +24,7 @@ def _real_catalog_path() -> Path | None:
     candidates += [
         _ROOT.parent / "shared" / "data" / "spack-packages.json",
         Path("/work/shared/data/spack-packages.json"),
+        _ROOT / "src" / "pctl" / "spack" / "data" / "spack-packages.json.gz",  # the same data, shipped with pctl
     ]
     return next((p for p in candidates if p.is_file()), None)
 
@@ -42,7 +43,7 @@ def mini_catalog(mini_catalog_path):
 
 @pytest.fixture(scope="session")
 def real_catalog():
-    """The full v2026.06.0 catalog (shared/data); skipped where it is not available."""
+    """The full v2026.06.0 catalog (shared/data, else the compact copy pctl ships)."""
     path = _real_catalog_path()
     if path is None:
         pytest.skip("the real Spack catalog (shared/data/spack-packages.json) is not available")

@@ -1,4 +1,4 @@
-"""Where the catalog is looked for: explicit > $PCTL_SPACK_INDEX > config > cache."""
+"""Where the catalog is looked for: explicit > $PCTL_SPACK_INDEX > config > cache > shipped with pctl."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pctl.spack import PINNED_PACKAGES_RELEASE
 from pctl.spack.catalog import (
     CatalogError,
     catalog_search_paths,
@@ -14,6 +15,7 @@ from pctl.spack.catalog import (
     default_cache_path,
     find_catalog,
 )
+from pctl.spack.compact import bundled_path
 
 
 def write_catalog(path: Path, release: str) -> Path:
@@ -51,7 +53,9 @@ def test_precedence(setup, monkeypatch):
     config_path().unlink()
     assert find_catalog().release == "cache"
     setup["cache"].unlink()
-    assert find_catalog() is None
+    shipped = find_catalog()
+    assert shipped.origin == "bundled" and shipped.release == PINNED_PACKAGES_RELEASE
+    assert shipped.source_path == bundled_path() and len(shipped) > 8000
 
 
 def test_explicit_path_accepts_str_and_tilde(setup, clean_env):
@@ -99,7 +103,7 @@ def test_default_locations_without_pctl_home(clean_env, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     assert config_path() == tmp_path / "xdg-config" / "pctl" / "config.toml"
     assert default_cache_path() == tmp_path / "xdg-cache" / "pctl" / "spack-index.json"
-    assert find_catalog() is None
+    assert find_catalog().origin == "bundled"
     write_catalog(default_cache_path(), "xdg")
     assert find_catalog().release == "xdg"
     write_config(config_path(), str(write_catalog(tmp_path / "c.json", "xdg-config")))
@@ -116,4 +120,4 @@ def test_pctl_home_wins_over_xdg(clean_env, monkeypatch, tmp_path):
 def test_search_paths_listing(setup):
     origins = [origin for origin, _ in catalog_search_paths(setup["explicit"])]
     assert origins[0] == "explicit" and origins[1] == "PCTL_SPACK_INDEX"
-    assert origins[2].startswith("config ") and origins[3] == "cache"
+    assert origins[2].startswith("config ") and origins[3] == "cache" and origins[4] == "bundled"
