@@ -20,6 +20,7 @@ MINI = Path(__file__).resolve().parents[1] / "fixtures" / "spack" / "mini-catalo
 # what a person must decide in that library, exactly (everything else the rules do)
 NEEDS_PERSON = {
     "seeds/library/rna-seq.yaml": ["not valid YAML"],
+    "seeds/library/ml-inference.yaml": ["head node"],  # max_count is per instance type: 330 nodes at most
     "templates/library/astronomy.yaml": ["'ds9'", "'sextractor'", "'astrometry-net'"],
     "templates/library/big-data-spark.yaml": ["'avro-c'"],
     "templates/library/materials-science.yaml": ["'avogadro2'"],

@@ -27,7 +27,7 @@ def test_ml_engineers_queue_scales_to_four_of_each_gpu_type():
     assert (q["min_count"], q["max_count"]) == (0, 8)
     assert any("at most 8 nodes in this queue" in n and "max_count is per type" in n for n in q["notes"])
     cfg_q, = data["config"]["Scheduling"]["SlurmQueues"]
-    assert sorted((c["InstanceType"], c["MinCount"], c["MaxCount"]) for c in cfg_q["ComputeResources"]) == [
+    assert sorted((c["Instances"][0]["InstanceType"], c["MinCount"], c["MaxCount"]) for c in cfg_q["ComputeResources"]) == [
         ("p3.16xlarge", 0, 4), ("p3.8xlarge", 0, 4)]
     # the words a person reads
     r = run_pctl("create", "-t", str(ML), "--dry-run", "--no-catalog")
@@ -37,14 +37,11 @@ def test_ml_engineers_queue_scales_to_four_of_each_gpu_type():
 
 def test_pclusters_own_validators_accept_the_per_type_counts():
     pytest.importorskip("pcluster")
-    from pctl.cluster.plan import CreateOptions, prepare, render_for
+    from pctl.cluster.plan import CreateOptions, dry_run
     from pctl.render.pcluster_check import offline_check
 
-    prepared = prepare(CreateOptions(template=str(ML), key_name="k"), use_catalog=False)
-    _, rendered = render_for(prepared, region="us-west-2", bucket="pctl-123456789012-us-west-2",
-                             head_subnet="subnet-0123456789abcdef0", compute_subnets=("subnet-0123456789abcdef0",),
-                             ssh_cidr="203.0.113.0/24", custom_ami=None)
-    assert not [f for f in offline_check(rendered.config, "ml-training") if f.level == "ERROR"]
+    rendered = dry_run(CreateOptions(template=str(ML), key_name="k", ssh_cidr="203.0.113.0/24"), use_catalog=False)
+    assert not [f for f in offline_check(rendered["config"], "ml-training") if f.level == "ERROR"]
 
 
 def test_min_count_is_the_queue_total_on_the_first_type_and_pools_share_max_count():

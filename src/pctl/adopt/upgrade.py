@@ -485,8 +485,9 @@ class _Upgrader:
             elif d.code == "head-node-memory":
                 compute = doc.get("compute")
                 head = compute.get("head_node") if isinstance(compute, dict) else None
-                total = sum(q.get("max_count", 10) for q in compute.get("queues") or [] if isinstance(q, dict)
-                            and isinstance(q.get("max_count", 10), int))
+                from pctl.template.validate import max_compute_nodes
+
+                total = max_compute_nodes(compute.get("queues") or [])
                 bigger = larger_head_node(str(head), rules.head_node_memory_needed(total))
                 if bigger:
                     compute["head_node"] = bigger

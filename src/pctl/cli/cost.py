@@ -50,6 +50,7 @@ def report(name, project, since, until, group_by, profile, region, as_json):
       pctl cost my-cluster
       pctl cost --project genomics --since 2026-10-01 --until 2026-10-31
       pctl cost --group-by project --since 3m --json
+      pctl cost report my-cluster --json            # the same as "pctl cost my-cluster"
     Billed amounts appear in Cost Explorer within about a day; 'pctl list' shows an estimate until then.
     Each report is one Cost Explorer request (AWS charges $0.01 per request).
     """

@@ -263,10 +263,7 @@ def _check_compute(data) -> list[Diagnostic]:
                         f"EFA is offered only on large sizes of some families; {', '.join(small)} most likely has no EFA",
                         ("compute", "queues", i, "efa"), code="efa",
                         hint="EFA types include c5n.18xlarge, c6in.32xlarge, hpc6a.48xlarge, hpc7a.96xlarge, p4d.24xlarge"))
-    maxes = [q.get("max_count", 10) if isinstance(q, dict) else None for q in queues]
-    valid_maxes = all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 1000 for m in maxes)
-    # max_count is per instance type (per compute resource): a queue's total is max_count x its resources
-    total = sum(m * _resources(q) for m, q in zip(maxes, queues)) if valid_maxes else 0
+    total = max_compute_nodes(queues)
     if _valid_type(head) and total:
         need = rules.head_node_memory_needed(total)
         have = rules.memory_gib(head)
@@ -277,6 +274,17 @@ def _check_compute(data) -> list[Diagnostic]:
                 ("compute", "head_node"), code="head-node-memory",
                 hint="choose a larger head node (c6i.2xlarge or m6i.xlarge have 16 GiB) or lower max_count"))
     return out
+
+
+def max_compute_nodes(queues) -> int:
+    """How many compute nodes the queues (raw template data) can run at once: max_count is per instance type (per
+    compute resource), so a queue's total is max_count x its resources. 0 when a count is not usable yet."""
+    if not isinstance(queues, list):
+        return 0
+    maxes = [q.get("max_count", 10) if isinstance(q, dict) else None for q in queues]
+    if not all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 1000 for m in maxes):
+        return 0
+    return sum(m * _resources(q) for m, q in zip(maxes, queues))
 
 
 def _resources(queue) -> int:
