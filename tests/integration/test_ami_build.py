@@ -94,6 +94,9 @@ case "$cmd" in
             mkdir -p "$prefix/bin"
             printf '#!/bin/sh\necho "%s %s (stand-in)"\n' "$name" "$ver" >"$prefix/bin/$name"
             chmod 0755 "$prefix/bin/$name"
+            for pair in @COMMANDS@; do  # the command a package really installs (gromacs: gmx), as pctl check runs it
+                case "$pair" in "$name="*) cp "$prefix/bin/$name" "$prefix/bin/${pair#*=}" ;; esac
+            done
             echo "[+] $prefix"
         done ;;
     module)
@@ -151,7 +154,10 @@ def standins(tmp_path):
     logs = tmp_path / "standin-logs"
     d.mkdir()
     logs.mkdir()
-    files = {"spack": STANDIN_SPACK, "git": STANDIN_GIT,
+    from pctl.check.commands import COMMANDS
+
+    files = {"spack": STANDIN_SPACK.replace("@COMMANDS@", " ".join(
+        f"{pkg}={argv[0]}" for pkg, (argv, _any) in sorted(COMMANDS.items()) if "/" not in argv[0])), "git": STANDIN_GIT,
              "python3": f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'}
     for name in ("apt-get", "dnf", "yum", "shutdown", "poweroff", "cloud-init", "journalctl"):
         files[name] = RECORD_ONLY.replace("NAME", name)
