@@ -826,7 +826,7 @@ def test_user_data_stays_small_for_any_number_of_packages(aws, aws_env, base_ami
     ec2 = aws.client("ec2")
     sizes = {}
     for ref in (largest, str(big)):
-        result, _ = launch(ref, force=True, region="us-east-1")
+        result, _ = launch(ref, force=True, region="us-east-1", max_hours=48)  # 500 packages: about 21 h
         inst, = instances(aws, result["build_id"])
         ud = base64.b64decode(ec2.describe_instance_attribute(InstanceId=inst["InstanceId"], Attribute="userData")[
             "UserData"]["Value"])

@@ -261,7 +261,9 @@ def test_spack_yaml_on_the_node_matches_the_renderer(cluster):
     doc = YAML(typ="safe").load(written)["spack"]
     assert doc["specs"] == ["samtools@1.21", "bwa@0.7.18", "py-numpy"]
     assert doc["packages"]["slurm"] == {"buildable": False,
-                                        "externals": [{"spec": "slurm@24.05.7 +pmix", "prefix": "/opt/slurm"}]}
+                                        "externals": [{"spec": "slurm@24.05.7 +pmix target=x86_64_v4",
+                                                         "prefix": "/opt/slurm"}]}
+    assert doc["packages"]["all"]["require"] == ["target=x86_64_v4"]  # t3 + c6i: Skylake-SP, Ice Lake
     assert doc["packages"]["libfabric"]["externals"][0]["prefix"] == "/opt/amazon/efa"
     software = json.loads(cluster.head.read("/var/lib/pctl/software.json"))
     assert software["status"] == "ok" and software["step"] == "done"
@@ -553,3 +555,45 @@ def test_head_publishes_software_progress_for_pctl_status(make_box):
     bad = box.run_script(scripts["head.sh"], "head", "s3://x/$(touch /pwned).json", name="head.sh")
     assert bad.returncode != 0 and "pctl bootstrap step 'arguments' failed" in bad.stderr
     assert not box.exists("/pwned")
+
+
+def test_layer_on_an_ami_installs_only_the_rest_with_the_amis_spack(make_box):
+    """Issue 11 part 3: an AMI built from the lab template (its software-install.sh, as the AMI builder
+    runs it) and a project template with two more packages. head.sh in "layer" mode installs only those
+    two, with the AMI's Spack and the AMI's install tree as an upstream, into /opt/pctl-layer; modules of
+    both trees load in a login shell."""
+    from pctl.software import layers, manifest
+
+    box = make_box()
+    _pcluster_like(box)
+    lab = Template.model_validate({**FULL, "software": {"spack_packages": ["samtools@1.21", "bwa@0.7.18"]}})
+    proc = box.run_script(render_software_install(lab, ScriptOptions("ami")), name="software-install.sh")
+    assert proc.returncode == 0, proc.stderr
+    ami_calls = len(box.calls("spack"))
+    clones = len(box.calls("git"))
+    project = Template.model_validate({**FULL, "software": {"spack_packages": ["samtools@1.21", "gatk@4.6.0.0",
+                                                                              "star@2.7.11b"]}})
+    tags = {"pctl:managed": "true", "pctl:fingerprint": "f" * 64, "pctl:os": "ubuntu2404", "pctl:arch": "x86_64",
+            "pctl:packages-digest": manifest.digest(lab.software.spack_packages),
+            **manifest.manifest_tags(lab.software.spack_packages, "x86_64_v4")}
+    plan = layers.decide(project, custom_ami="ami-0123456789abcdef0",
+                         ami=manifest.from_tags("ami-0123456789abcdef0", tags))
+    assert plan.mode == "layer" and plan.at_boot == ["gatk@4.6.0.0", "star@2.7.11b"]
+    scripts = render_node_scripts(layers.layer_template(project, plan), layers.script_options(plan))
+    run = box.run_script(scripts["head.sh"], "head", name="head.sh")
+    assert run.returncode == 0, run.stdout + run.stderr
+    layer_calls = [" ".join(c) for c in box.calls("spack")[ami_calls:]]
+    assert len(box.calls("git")) == clones, "the AMI's Spack is used: nothing cloned"
+    assert not any(c.startswith(("repo set", "compiler find")) for c in layer_calls), "the AMI's Spack is not reconfigured"
+    assert "-e /opt/pctl-layer/environments/pctl concretize -f" in layer_calls
+    doc = YAML(typ="safe").load(box.read("/opt/pctl-layer/environments/pctl/spack.yaml"))["spack"]
+    assert doc["specs"] == ["gatk@4.6.0.0", "star@2.7.11b"]
+    assert doc["upstreams"] == {"pctl-ami": {"install_tree": "/opt/pctl/software"}}
+    assert doc["packages"]["all"]["require"] == ["target=x86_64_v4"]
+    assert box.exists("/opt/pctl-layer/software/gatk-4.6.0.0-standin/bin/gatk")
+    assert not box.exists("/opt/pctl-layer/software/samtools-1.21-standin"), "the AMI's samtools is not reinstalled"
+    out = box.sh("module load samtools gatk star && echo loaded=$PCTL_STANDIN_SAMTOOLS/$PCTL_STANDIN_GATK/"
+                 "$PCTL_STANDIN_STAR && gatk", user="alice", login=True)
+    assert "loaded=1.21/4.6.0.0/2.7.11b" in out.stdout and "gatk 4.6.0.0 (pctl stand-in)" in out.stdout, out.stderr
+    log = box.read("/var/log/pctl/bootstrap.log")
+    assert "Spack: the AMI's (/opt/pctl/spack)" in log and "CPU target for every package: x86_64_v4" in log

@@ -55,6 +55,7 @@ FIELDS = {
     ("software", "spack_packages", 0): True,
     ("software", "mirrors", 0): True,
     ("software", "modules"): True,
+    ("software", "target"): True,
     ("users", 0, "name"): True,
     ("users", 0, "groups", 0): True,
     ("users", 0, "shell"): True,

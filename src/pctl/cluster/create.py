@@ -111,13 +111,20 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
     # software: explicit custom AMI, else an AMI already built for this exact software
     custom_ami = None
     if prepared.custom_ami:
-        custom_ami, _ = resolve_ami(aws, prepared.custom_ami, pc_version)
+        custom_ami, ami_tags = resolve_ami(aws, prepared.custom_ami, pc_version)
+        from pctl.software.lookup import manifest_for  # issue 11: install at boot only what the AMI lacks
+
+        prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog,
+                           ami=(custom_ami, manifest_for(aws, custom_ami, ami_tags)))
+        _echo(f"software: {prepared.software.summary()} (AMI {custom_ami})", quiet)
+        for w in prepared.software.warnings:
+            _echo(f"warning: {w}", False)  # also with --json (stderr)
     elif prepared.software_mode == "boot":
         custom_ami = find_matching_ami(aws, prepared.fingerprint, pc_version)
         if custom_ami:
             _echo(f"using AMI {custom_ami}: it already has this template's software (fingerprint "
                   f"{prepared.fingerprint[:12]})", quiet)
-    if custom_ami and prepared.software_mode != "ami":
+    if custom_ami and not prepared.custom_ami and prepared.software_mode != "ami":  # found by fingerprint
         prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog, software_mode="ami")
     # who may SSH
     cidr = t.networking.ssh_allowed_cidr or ssh_cidr
@@ -181,7 +188,8 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, as_json=False, yes=F
     record = {"name": name, "region": region, "status": result.status, "template": prepared.ref.name,
               "fingerprint": prepared.fingerprint, "software": prepared.software_mode, "ami": custom_ami,
               "bucket": bucket, "prefix": prefix, "pctl_version": __version__,
-              "validation": result.validation}
+              "validation": result.validation,
+              "software_plan": prepared.software.to_dict() if prepared.software is not None else None}
     if wait:
         events = StackEvents(aws, name)
         record["status"] = wait_for(backend, name, region, ("CREATE_COMPLETE",), ("CREATE_FAILED",), poll=poll,
@@ -252,6 +260,7 @@ def cluster_summary(prepared, rendered) -> dict:
     return {
         "template": prepared.ref.name, "fingerprint": prepared.fingerprint, "software_mode": prepared.software_mode,
         "packages": list(t.software.spack_packages),
+        "software_plan": prepared.software.to_dict() if prepared.software is not None else None,  # issue 11
         "s3_mounts": [{"bucket": m.bucket, "prefix": m.prefix, "mount_point": m.mount_point, "read_only": m.read_only}
                       for m in t.data.s3_mounts],
         "shared_storage": [{"name": s["Name"], "type": s["StorageType"], "mount_point": s["MountDir"]}

@@ -92,6 +92,7 @@ def cluster_status(aws, backend, name: str) -> dict:
         "software": software, "created": str(info.get("creationTime") or ""), "pcluster_version": info.get("version"),
         "s3_mounts": summary.get("s3_mounts", []), "shared_storage": summary.get("shared_storage", []),
         "users": summary.get("users", []), "packages": summary.get("packages", []),
+        "software_plan": summary.get("software_plan"),  # issue 11: in the AMI / installed at boot
         "failure": info.get("failures") or info.get("failureReason"),
     }
 
@@ -114,7 +115,7 @@ def read_software_status(aws, tags: dict, name: str) -> dict | None:
     from pctl.cluster.plan import software_status_key
 
     bucket = tags.get("pctl:bucket")
-    if not bucket or tags.get("pctl:software") != "boot":
+    if not bucket or tags.get("pctl:software") not in ("boot", "layer"):
         return None
     try:
         body = aws.client("s3").get_object(Bucket=bucket, Key=software_status_key(name))["Body"].read()

@@ -37,6 +37,7 @@ class Prepared:
     scripts: dict[str, str]
     scripts_digest: str
     warnings: list = field(default_factory=list)
+    software: object | None = None  # pctl.software.layers.SoftwarePlan (issue 11 hook)
 
     @property
     def cluster_name(self) -> str:
@@ -74,31 +75,27 @@ def default_region(template) -> str | None:
     return template.cluster.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
-def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, software_mode: str | None = None) -> Prepared:
-    from pctl.render.scripts import ScriptOptions, render_node_scripts
-    from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
+def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, software_mode: str | None = None,
+            ami=None) -> Prepared:
+    """``ami``: (image id, its manifest) once the AMI the cluster boots is known (given or found);
+    the software plan (pctl.software.layers) then says what is in it and what is installed at boot."""
+    from pctl.render.scripts import render_node_scripts
+    from pctl.software import layers
     from pctl.template.api import load_valid
     from pctl.template.fingerprint import fingerprint
 
     tref, result = load_valid(opts.template, catalog=catalog, use_catalog=use_catalog)
     template = apply_overrides(result.template, opts)
     custom_ami = template.cluster.custom_ami
-    specs = list(template.software.spack_packages)
-    mode = software_mode or ("ami" if custom_ami else ("boot" if specs else "none"))
-    est = None
-    if specs:
-        from pctl.spack.estimate import estimate
-        from pctl.spack.spec import parse_spec
-
-        est = estimate([parse_spec(s) for s in specs], template.cluster.os, template.arch, catalog=catalog)
-    scripts = render_node_scripts(template, ScriptOptions(software_mode=mode, spack_release=PINNED_SPACK_RELEASE,
-                                                          packages_release=PINNED_PACKAGES_RELEASE))
+    sw = layers.decide(template, custom_ami=ami[0] if ami else custom_ami, ami=ami[1] if ami else None,
+                       catalog=catalog, force_mode=software_mode)
+    scripts = render_node_scripts(layers.layer_template(template, sw), layers.script_options(sw))
     h = hashlib.sha256()
     for name in sorted(scripts):
         h.update(name.encode() + b"\0" + scripts[name].encode() + b"\0")
-    return Prepared(ref=tref, template=template, fingerprint=fingerprint(template), software_mode=mode,
-                    custom_ami=custom_ami, estimate=est, scripts=scripts, scripts_digest=h.hexdigest()[:16],
-                    warnings=list(result.warnings))
+    return Prepared(ref=tref, template=template, fingerprint=fingerprint(template), software_mode=sw.mode,
+                    custom_ami=custom_ami, estimate=sw.estimate, scripts=scripts, scripts_digest=h.hexdigest()[:16],
+                    warnings=list(result.warnings), software=sw)
 
 
 def software_status_key(cluster_name: str) -> str:
@@ -121,7 +118,7 @@ def render_for(prepared: Prepared, *, region: str, bucket: str, head_subnet: str
         fingerprint=prepared.fingerprint, pctl_version=__version__, software_mode=prepared.software_mode,
         key_name=t.cluster.key_name, ssh_allowed_cidr=ssh_cidr, custom_ami=custom_ami,
         install_minutes=(prepared.estimate.total_minutes if prepared.estimate is not None and
-                         prepared.software_mode == "boot" else None),
+                         prepared.software_mode in ("boot", "layer") else None),
         status_key=software_status_key(t.cluster.name),
     )
     return ctx, render_config(t, ctx)
@@ -131,9 +128,15 @@ DRY_RUN_PUBLIC_SUBNET = "subnet-pctlpublic0"  # placeholders shown by --dry-run;
 DRY_RUN_PRIVATE_SUBNET = "subnet-pctlprivate"
 
 
-def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True) -> dict:
-    """Everything create would do, as data. No AWS call, no credentials needed."""
+def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, profile: str | None = None) -> dict:
+    """Everything create would do, as data. No credentials needed; with a custom AMI and credentials,
+    its tags are read (one read-only call) so that the plan makes create's software decision."""
     prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog)
+    if prepared.custom_ami:  # issue 11 hook: what the AMI holds decides what is installed at boot
+        from pctl.software.lookup import lookup_for_plan
+
+        prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog,
+                           ami=lookup_for_plan(prepared.custom_ami, default_region(prepared.template), profile))
     t = prepared.template
     notes: list[str] = []
     region = default_region(t)
@@ -164,6 +167,7 @@ def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True) -> d
         "modules": t.software.modules,
         "packages": list(t.software.spack_packages),
     }
+    software.update(prepared.software.to_dict())  # issue 11: target, in the AMI / at boot, summary
     if est is not None:
         software["estimate"] = {
             "total_minutes": round(est.total_minutes, 1),

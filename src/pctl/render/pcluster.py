@@ -212,7 +212,7 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
         "CustomActions": {"OnNodeConfigured": {"Script": ctx.script_uri("head.sh"), "Args": ["head"]}},
         "Imds": {"Secured": True},
     }
-    if ctx.status_key and ctx.software_mode == "boot":
+    if ctx.status_key and ctx.software_mode in ("boot", "layer"):
         # the head node may write exactly its progress file, nothing else in the bucket
         head["CustomActions"]["OnNodeConfigured"]["Args"].append(f"s3://{ctx.scripts_bucket}/{ctx.status_key}")
         head["Iam"]["S3Access"].append({"BucketName": ctx.scripts_bucket, "KeyName": ctx.status_key,
@@ -272,9 +272,11 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
     storage = [_storage_entry(s, i) for i, s in enumerate(template.data.shared_storage)]
     sw_gb = None
     timeout = None
-    if ctx.software_mode == "boot":
+    if ctx.software_mode in ("boot", "layer"):
+        from pctl.software.layers import software_mount  # issue 11: a layer mounts beside the AMI's /opt/pctl
+
         sw_gb = software_volume_gb(list(template.software.spack_packages))
-        storage.append({"Name": "pctl-software", "StorageType": "Ebs", "MountDir": SOFTWARE_ROOT,
+        storage.append({"Name": "pctl-software", "StorageType": "Ebs", "MountDir": software_mount(ctx.software_mode),
                         "EbsSettings": {"VolumeType": "gp3", "Size": sw_gb, "Encrypted": True,
                                         "DeletionPolicy": "Delete"}})
         timeout = head_bootstrap_timeout(ctx.install_minutes)

@@ -33,7 +33,7 @@ from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
 from pctl.template import rules
 
 SCRIPTS_DIR = Path(__file__).with_name("scripts")
-MODES = ("boot", "ami", "none")
+MODES = ("boot", "ami", "none", "layer")
 
 #: Where Spack writes Lmod modulefiles (``modules:default:roots:lmod``); ``arch_folder: false``
 #: and ``core_compilers`` matching every compiler put every module under ``<root>/Core``.
@@ -107,15 +107,30 @@ class ScriptOptions:
     packages_release: str = PINNED_PACKAGES_RELEASE
     log_dir: str = "/var/log/pctl"
     state_dir: str = "/var/lib/pctl"
+    #: The Spack target required for every package (``packages: all: require``); None: the template's
+    #: (computed from its instance types, or software.target). See pctl.template.targets.
+    target: str | None = None
+    #: ``layer`` mode: the AMI's software root. Its Spack installs the layer, its install tree is the
+    #: layer's Spack upstream, its modules stay on MODULEPATH beside the layer's.
+    upstream_root: str | None = None
 
     def __post_init__(self) -> None:
         if self.software_mode not in MODES:
             raise ValueError(f"software_mode must be one of {', '.join(MODES)}, not {self.software_mode!r}")
-        for name in ("software_root", "log_dir", "state_dir"):
+        if (self.software_mode == "layer") != (self.upstream_root is not None):
+            raise ValueError("upstream_root goes with software_mode 'layer' (and only with it)")
+        if self.upstream_root is not None and self.upstream_root == self.software_root:
+            raise ValueError("the layer's software_root must differ from the AMI's (upstream_root)")
+        for name in ("software_root", "log_dir", "state_dir") + (("upstream_root",) if self.upstream_root else ()):
             value = getattr(self, name)
             if not isinstance(value, str) or not _OPT_PATH_RE.match(value) or value.endswith("\n") \
                     or any(p in (".", "..") for p in value.split("/")):
                 raise ValueError(f"{name} must be a plain absolute path, not {value!r}")
+        if self.target is not None:
+            from pctl.template.targets import MICROARCHITECTURES
+
+            if self.target not in MICROARCHITECTURES:
+                raise ValueError(f"target must be a known Spack microarchitecture, not {self.target!r}")
         for name in ("spack_release", "packages_release"):
             value = getattr(self, name)
             if not isinstance(value, str) or not _RELEASE_RE.match(value) or value.endswith("\n"):
@@ -133,6 +148,16 @@ class ScriptOptions:
     @property
     def env_dir(self) -> str:
         return f"{self.software_root}/{ENV_SUBDIR}"
+
+    @property
+    def module_cores(self) -> list[str]:
+        """MODULEPATH entries pctl adds, first first: the layer's, then the AMI's."""
+        return [self.modules_core] + ([f"{self.upstream_root}/{MODULES_SUBDIR}/Core"] if self.upstream_root else [])
+
+    @property
+    def lmod_root(self) -> str:
+        """Where Spack's Lmod is linked (the AMI's, when layered)."""
+        return f"{self.upstream_root or self.software_root}/{LMOD_LINK}"
 
 
 @dataclass(frozen=True)
@@ -395,16 +420,27 @@ def _mirrors(template, options: ScriptOptions) -> list[dict]:
 
 
 def _has_software(template, options: ScriptOptions) -> bool:
-    return options.software_mode == "boot" and bool(template.software.spack_packages)
+    return options.software_mode in ("boot", "layer") and bool(template.software.spack_packages)
+
+
+def spack_target(template, options: ScriptOptions) -> str:
+    """The target every package of the environment is built for."""
+    if options.target is not None:
+        return options.target
+    from pctl.template.targets import template_target
+
+    return template_target(template).target
 
 
 def _spack_parts(template, options: ScriptOptions) -> dict[str, str]:
     """spack.yaml = head + externals (detected at run time) + specs + optional '- "lmod"'."""
     ctx = {
+        "target": spack_target(template, options),
         "options": options,
         "mirrors": _mirrors(template, options),
         "hierarchical": template.software.modules == "hierarchical",
         "core_compilers": CORE_COMPILERS,
+        "upstream_tree": f"{options.upstream_root}/software" if options.upstream_root else None,
         "openmpi_variants": OPENMPI_VARIANTS,
         "specs": list(template.software.spack_packages),
     }
@@ -422,11 +458,13 @@ def _software_context(template, options: ScriptOptions) -> dict[str, Any]:
         "spack_specs": parts["specs"],
         "spack_lmod_line": parts["lmod_line"],
         "spec_count": len(template.software.spack_packages),
+        "spack_target": spack_target(template, options),
         "spack_git": SPACK_GIT,
         "spack_packages_git": SPACK_PACKAGES_GIT,
         "spack_prereqs": [":".join(t) for t in SPACK_PREREQS],
         "system_lmod_dir": SYSTEM_LMOD_DIR,
-        "lmod_link": f"{options.software_root}/{LMOD_LINK}",
+        "lmod_link": options.lmod_root,
+        "upstream_root": options.upstream_root or "",
     }
 
 
@@ -445,8 +483,8 @@ def _common_context(template, options: ScriptOptions) -> dict[str, Any]:
 
 def _profiles(options: ScriptOptions) -> dict[str, str]:
     ctx = {
-        "cores": [options.modules_core],
-        "spack_lmod": f"{options.software_root}/{LMOD_LINK}",
+        "cores": options.module_cores,
+        "spack_lmod": options.lmod_root,
         "system_lmod": f"{SYSTEM_LMOD_DIR}/lmod",
     }
     return {"sh": _render("modules-profile.sh.j2", **ctx), "csh": _render("modules-profile.csh.j2", **ctx)}
@@ -462,7 +500,7 @@ def render_spack_yaml(template, options: ScriptOptions, site: SpackSite | None =
     """
     site = site or SpackSite()
     parts = _spack_parts(template, options)
-    externals = _render("spack-externals.yaml.j2", site=site)
+    externals = _render("spack-externals.yaml.j2", site=site, target=spack_target(template, options))
     return parts["head"] + externals + parts["specs"] + (parts["lmod_line"] if site.lmod else "")
 
 
@@ -502,11 +540,13 @@ def render_node_scripts(template, options: ScriptOptions) -> dict[str, str]:
                               **ctx),
     }
     if _has_software(template, options):
-        out["spack.yaml"] = render_spack_yaml(template, options)
+        # a layer uses the AMI's Lmod: no Spack Lmod of its own
+        out["spack.yaml"] = render_spack_yaml(template, options, SpackSite(lmod=options.upstream_root is None))
     return out
 
 
 __all__ = [
     "ScriptOptions", "SpackSite", "render_node_scripts", "render_software_install", "render_spack_yaml",
+    "spack_target",
     "s3_unit_name", "systemd_escape_path", "systemd_quote",
 ]

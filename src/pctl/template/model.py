@@ -144,11 +144,20 @@ class Compute(_Model):
     head_node: InstanceType = Field(description="Head node instance type, e.g. t3.large.")
     queues: list[Queue] = Field(min_length=1, max_length=50)
 
+def _target(value: str) -> str | None:
+    from pctl.template.targets import target_problem
+
+    return target_problem(value)
+
 class Software(_Model):
     spack_packages: list[SpackSpec] = Field(default_factory=list, max_length=500)
     mirrors: list[Mirror] = Field(default_factory=list, max_length=20,
                                   description="Extra Spack build caches, tried before the public ones.")
     modules: Annotated[Literal["flat", "hierarchical"], BeforeValidator(_lower_token)] = "flat"
+    target: Optional[Annotated[str, _check(_target)]] = Field(
+        None, description="CPU target (Spack microarchitecture) the software is built for, e.g. x86_64_v3, zen4, "
+                          "neoverse_v1. Default: the most capable target every instance type of the cluster runs. "
+                          "Every instance type must be able to run it.")
 
 class Group(_Model):
     name: GroupName
