@@ -266,6 +266,7 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
         "software_script": "software-install.sh", "notify_webhook": opts.notify_webhook,
         "disk_gb_needed": volume - base["root_gb"], "upload_interval": 20, "progress_interval": 5,
         "image_poll": 15, "image_timeout": 3 * 3600, "deadline": iso(deadline),
+        "role_name": iam.role_name(build_id), "policy_name": iam.POLICY_NAME,
     }
     user_data = render_user_data(build_id=build_id, bucket=bucket, prefix=prefix, region=aws.region,
                                  lifetime_minutes=lifetime, workdir=_under(root, WORKDIR))
@@ -400,6 +401,21 @@ def _rollback(aws, store: BuildStore, build_id: str, role: str | None, instance_
     except Exception as exc:
         problems.append(f"s3 inputs of {build_id}: {exc}")
     return problems
+
+
+def finish_ended(aws, record: dict) -> list[str]:
+    """For `pctl ami status`: an ended build's leftovers (the role its agent emptied, inputs it could not
+    delete) are removed by the first pctl command that sees the end. Best effort, quiet."""
+    from pctl.ami.store import TERMINAL
+
+    if record.get("status") not in TERMINAL or not record.get("build_id"):
+        return []
+    if (record.get("failure") or {}).get("reconciled"):
+        return []  # the agent never recorded an end (its builder may still run): pctl ami cleanup decides
+    try:
+        return finish(aws, record)
+    except Exception as exc:  # read-only credentials: status still works
+        return [str(exc)]
 
 
 def finish(aws, record: dict) -> list[str]:

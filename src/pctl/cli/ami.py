@@ -124,8 +124,11 @@ def status(build_id, watch, notify, interval, profile, region, as_json):
     store = BuildStore(aws)
     bid = resolve_build_id(build_id, store.ids()) if build_id else st.latest_id(store)
     if watch:
-        return _watch(aws, bid, interval=interval, notify=notify, as_json=as_json, store=store)
+        return _watch(aws, bid, interval=interval, notify=notify, as_json=as_json, store=store, finish=True)
     v = st.load(aws, bid, store=store)
+    from pctl.ami.builder import finish_ended
+
+    finish_ended(aws, v)  # the ended build's emptied role (a role cannot delete itself)
     if as_json:
         emit_json(_public(v))
     else:
