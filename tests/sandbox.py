@@ -211,35 +211,47 @@ class Sandbox:
 
     # -------------------------------------------------------------- running
 
+    def _command(self, argv: list[str], env: dict[str, str] | None, net: bool, hostname: str | None) -> list[str]:
+        base = {"PATH": PATH_IN_ROOT, "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"}
+        base.update(env or {})
+        inner = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in base.items()), *argv]
+        prefix = "mount -t proc proc /proc 2>/dev/null; "
+        if hostname:
+            prefix += f"hostname {shlex.quote(hostname)}; "
+        chroot = ["chroot", str(self.root), "/bin/sh", "-c", prefix + 'exec "$@"', "sandbox", *inner]
+        uts = ["--uts"] if hostname or net else []
+        if not net:
+            return ["unshare", "--mount", "--pid", *uts, "--fork", "--kill-child", *chroot]
+        if shutil.which("ip") is None:
+            raise SandboxUnavailable("the Slurm sandbox needs 'ip' (iproute2) on the host")
+        setup = ('ip link set lo up && ip addr add 10.255.0.1/32 dev lo && mount --rbind /sys "$1/sys" '
+                 '&& shift && exec "$@"')
+        return ["unshare", "--mount", "--pid", "--net", *uts, "--fork", "--kill-child", "/bin/sh", "-c",
+                setup, "net-setup", str(self.root), *chroot]
+
+    def spawn(self, argv: list[str], *, env: dict[str, str] | None = None, hostname: str | None = None) \
+            -> subprocess.Popen:
+        """Start argv inside the root in the background (a daemon); kill() the result to stop it."""
+        return subprocess.Popen(self._command(argv, env, False, hostname), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
     def run(self, argv: list[str], *, timeout: float = 180, env: dict[str, str] | None = None,
-            input: str | None = None, net: bool = False) -> subprocess.CompletedProcess:
+            input: str | None = None, net: bool = False, hostname: str | None = None) -> subprocess.CompletedProcess:
         """Run argv inside the root (as root), with a clean environment and the stand-ins first.
 
         ``net=True``: also in private network and UTS namespaces whose loopback carries 10.255.0.1
         (a node address for Slurm, see fixtures/sandbox/slurm-up.sh) and with the host's /sys bound
         in (slurmd reads the cgroup and CPU topology there).
+        ``hostname``: in a private UTS namespace with that host name.
         """
-        base = {"PATH": PATH_IN_ROOT, "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"}
-        base.update(env or {})
-        inner = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in base.items()), *argv]
-        chroot = ["chroot", str(self.root), "/bin/sh", "-c", 'mount -t proc proc /proc 2>/dev/null; exec "$@"',
-                  "sandbox", *inner]
-        if not net:
-            cmd = ["unshare", "--mount", "--pid", "--fork", "--kill-child", *chroot]
-        else:
-            if shutil.which("ip") is None:
-                raise SandboxUnavailable("the Slurm sandbox needs 'ip' (iproute2) on the host")
-            setup = ('ip link set lo up && ip addr add 10.255.0.1/32 dev lo && mount --rbind /sys "$1/sys" '
-                     '&& shift && exec "$@"')
-            cmd = ["unshare", "--mount", "--pid", "--net", "--uts", "--fork", "--kill-child", "/bin/sh", "-c",
-                   setup, "net-setup", str(self.root), *chroot]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
+        return subprocess.run(self._command(argv, env, net, hostname), capture_output=True, text=True,
+                              timeout=timeout, input=input)
 
-    def run_script(self, content: str, *args: str, name: str = "script.sh", timeout: float = 180) \
-            -> subprocess.CompletedProcess:
+    def run_script(self, content: str, *args: str, name: str = "script.sh", timeout: float = 180,
+                   hostname: str | None = None) -> subprocess.CompletedProcess:
         """Copy a script to /root/<name> and run it with bash, as ParallelCluster would."""
         self.write(f"/root/{name}", content, 0o700)
-        return self.run(["/bin/bash", f"/root/{name}", *args], timeout=timeout)
+        return self.run(["/bin/bash", f"/root/{name}", *args], timeout=timeout, hostname=hostname)
 
     def sh(self, command: str, *, user: str | None = None, login: bool = False) -> subprocess.CompletedProcess:
         """A shell command inside the root; as a user (runuser) and/or as a login shell."""

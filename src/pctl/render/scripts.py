@@ -53,6 +53,8 @@ BASHRC_BLOCK = (
     f"if [ -r {PROFILE_SH} ]; then . {PROFILE_SH}; fi\n"
     "# <<< pctl modules <<<"
 )
+#: The cluster's SSH host CA (root only) in the shared /home, made by the head node.
+SSH_DIR = "/home/.pctl/ssh"
 #: Debian and Ubuntu csh/tcsh read /etc/csh/cshrc.d/* (every csh) and /etc/csh/login.d/* (login csh,
 #: where Environment Modules' "modules" redefines the alias), not profile.d: the same hook in both.
 CSH_HOOKS = ("/etc/csh/cshrc.d/z00-pctl-modules.csh", "/etc/csh/login.d/z00-pctl-modules.csh")
@@ -528,6 +530,8 @@ def render_node_scripts(template, options: ScriptOptions) -> dict[str, str]:
         profiles=_profiles(options),
         profile_sh=PROFILE_SH,
         profile_csh=PROFILE_CSH,
+        ssh_dir=SSH_DIR,
+        cluster_name=template.cluster.name,
         csh_hooks=CSH_HOOKS,
         csh_hook=CSH_HOOK,
         bashrc_block=BASHRC_BLOCK,
