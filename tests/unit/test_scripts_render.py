@@ -350,6 +350,26 @@ def test_units_render_exact_exec_start_and_dependencies():
             assert line in text
 
 
+def test_requester_pays_mounts_pass_the_option_to_mountpoint():
+    """Issue 11 part 7: a Requester Pays bucket is mounted with mount-s3 --requester-pays (every request
+    then carries x-amz-request-payer: requester); other mounts are unchanged."""
+    t = make()
+    doc = t.model_dump()
+    doc["data"]["s3_mounts"].append({"bucket": "open-genomes-rp", "mount_point": "/data/open", "requester_pays": True,
+                                     "prefix": "hg38/"})
+    doc["data"]["s3_mounts"].append({"bucket": "rp-writable", "mount_point": "/data/out", "requester_pays": True,
+                                     "read_only": False})
+    mounts = {m["unit"]: m for m in S._mounts(Template.model_validate(doc))}
+    assert "ExecStart=/usr/bin/mount-s3 --allow-other --read-only --requester-pays --prefix hg38/ open-genomes-rp " \
+           "/data/open" in mounts["pctl-s3-data-open.service"]["unit_text"].splitlines()
+    assert "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite --dir-mode 0777 --file-mode " \
+           "0666 --requester-pays rp-writable /data/out" in mounts["pctl-s3-data-out.service"]["unit_text"].splitlines()
+    assert "--requester-pays" not in mounts["pctl-s3-refs.service"]["unit_text"]
+    with pytest.raises(Exception):
+        Template.model_validate({**doc, "data": {"s3_mounts": [{"bucket": "b-1", "mount_point": "/data/x",
+                                                                "requester_pays": "yes"}]}})
+
+
 KNOWN_KEYS = {"Description", "Wants", "After", "Requires", "RequiresMountsFor", "Type", "ExecStart", "ExecStop",
               "Restart", "RestartSec", "WantedBy"}
 

@@ -192,7 +192,7 @@ def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, prof
                      "settings": next((v for k, v in s.items() if k.endswith("Settings")), {})}
                     for s in rendered.config.get("SharedStorage", [])],
         "s3_mounts": [{"bucket": m.bucket, "prefix": m.prefix, "mount_point": m.mount_point,
-                       "read_only": m.read_only} for m in t.data.s3_mounts],
+                       "read_only": m.read_only, "requester_pays": m.requester_pays} for m in t.data.s3_mounts],
         "users": [{"name": u.name, "uid": u.uid, "gid": u.primary_gid, "groups": list(u.groups), "sudo": u.sudo}
                   for u in t.users],
         "groups": [{"name": g.name, "gid": g.gid} for g in t.groups],

@@ -389,6 +389,8 @@ def _mounts(template) -> list[dict]:
             # a shared read-write mount: every cluster user may create, overwrite and delete objects
             # (mount-s3 presents one owner and mode for all files; IAM decides what the bucket allows)
             args += ["--allow-delete", "--allow-overwrite", "--dir-mode", "0777", "--file-mode", "0666"]
+        if m.requester_pays:
+            args.append("--requester-pays")
         if m.prefix:
             args += ["--prefix", m.prefix]
         args += [m.bucket, point]

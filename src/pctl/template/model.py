@@ -181,6 +181,9 @@ class S3Mount(_Model):
     mount_point: MountPoint
     prefix: Optional[Annotated[str, _check(_prefix)]] = None
     read_only: bool = True
+    requester_pays: bool = Field(
+        False, description="The bucket is a Requester Pays bucket: requests carry x-amz-request-payer and your "
+                           "account pays for them and for the data transfer (Mountpoint --requester-pays).")
 
 class SharedStorage(_Model):
     type: Annotated[Literal["efs", "fsx_lustre", "ebs"], BeforeValidator(_storage_type)]
