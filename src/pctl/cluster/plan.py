@@ -136,7 +136,8 @@ def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, prof
         from pctl.software.lookup import lookup_for_plan
 
         prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog,
-                           ami=lookup_for_plan(prepared.custom_ami, default_region(prepared.template), profile))
+                           ami=lookup_for_plan(prepared.custom_ami, default_region(prepared.template) or "us-east-1",
+                                               profile))
     t = prepared.template
     notes: list[str] = []
     region = default_region(t)
