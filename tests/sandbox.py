@@ -1,6 +1,6 @@
 """A throwaway Debian root for running generated node scripts (tests only).
 
-``debootstrap --variant=minbase bookworm`` (plus sudo, Lmod and tcsh) is built once and cached as a
+``debootstrap --variant=minbase bookworm`` (plus the packages in ``INCLUDE``) is built once and cached as a
 tarball outside the repository: ``${PCTL_TEST_CACHE:-$HOME/.cache/pctl-tests}/``. Each sandbox
 extracts it into a temporary directory and runs commands with ``unshare --mount --pid --fork
 chroot`` (a private mount namespace holding a fresh /proc, so nothing stays mounted afterwards).
@@ -28,10 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STANDINS = Path(__file__).resolve().parent / "fixtures" / "standins"
+SLURM_UP = Path(__file__).resolve().parent / "fixtures" / "sandbox" / "slurm-up.sh"
 STANDIN_DIR = "/usr/local/pctl-standins"
 STANDIN_LOG_DIR = "/var/log/pctl-standins"
 SUITE = "bookworm"
-INCLUDE = ("sudo", "lmod", "tcsh")
+#: Debian packages of the root: Lmod, tcsh for csh users, procps and Tcl (Environment Modules' needs),
+#: OpenSSH (ssh between nodes), Slurm and munge (real sbatch/srun inside the root).
+INCLUDE = ("sudo", "lmod", "tcsh", "procps", "less", "python3", "tcl8.6", "openssh-client", "openssh-server",
+           "slurm-wlm", "munge")
+#: Installed after debootstrap with --force-conflicts: Debian's lmod and environment-modules packages
+#: declare a conflict but share no file. ParallelCluster AMIs ship Environment Modules; pctl's Lmod
+#: (Spack's, or a system one) must work beside it.
+FORCED = ("environment-modules",)
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 PATH_IN_ROOT = f"{STANDIN_DIR}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -49,7 +57,7 @@ def cache_dir() -> Path:
 
 
 def rootfs_tarball_path() -> Path:
-    tag = hashlib.sha256(f"{SUITE} minbase {','.join(INCLUDE)}".encode()).hexdigest()[:10]
+    tag = hashlib.sha256(f"{SUITE} minbase {','.join(INCLUDE)} forced {','.join(FORCED)}".encode()).hexdigest()[:10]
     return cache_dir() / f"rootfs-{SUITE}-{tag}.tar"
 
 
@@ -120,6 +128,14 @@ def _ensure_rootfs() -> Path:
             shutil.rmtree(build, ignore_errors=True)
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
             raise SandboxUnavailable(f"debootstrap {SUITE} from {mirror} failed (no network?):\n{tail}")
+        forced = " ".join(FORCED)
+        post = (f"apt-get -q update >/dev/null && cd /tmp && apt-get -q download {forced} && "
+                "dpkg --force-conflicts -i /tmp/*.deb && rm -f /tmp/*.deb && apt-get clean && rm -rf /var/lib/apt/lists/*")
+        proc = subprocess.run(["chroot", str(build), "/bin/sh", "-c", post], capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            shutil.rmtree(build, ignore_errors=True)
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
+            raise SandboxUnavailable(f"installing {forced} into the {SUITE} root failed (no network?):\n{tail}")
         partial = tarball.with_suffix(".tar.partial")
         subprocess.run(["tar", "-C", str(build), "--numeric-owner", "-cf", str(partial), "."], check=True)
         partial.rename(tarball)
@@ -195,21 +211,47 @@ class Sandbox:
 
     # -------------------------------------------------------------- running
 
-    def run(self, argv: list[str], *, timeout: float = 180, env: dict[str, str] | None = None,
-            input: str | None = None) -> subprocess.CompletedProcess:
-        """Run argv inside the root (as root), with a clean environment and the stand-ins first."""
+    def _command(self, argv: list[str], env: dict[str, str] | None, net: bool, hostname: str | None) -> list[str]:
         base = {"PATH": PATH_IN_ROOT, "HOME": "/root", "LANG": "C.UTF-8", "TERM": "dumb"}
         base.update(env or {})
         inner = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in base.items()), *argv]
-        cmd = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "chroot", str(self.root),
-               "/bin/sh", "-c", 'mount -t proc proc /proc 2>/dev/null; exec "$@"', "sandbox", *inner]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, input=input)
+        prefix = "mount -t proc proc /proc 2>/dev/null; "
+        if hostname:
+            prefix += f"hostname {shlex.quote(hostname)}; "
+        chroot = ["chroot", str(self.root), "/bin/sh", "-c", prefix + 'exec "$@"', "sandbox", *inner]
+        uts = ["--uts"] if hostname or net else []
+        if not net:
+            return ["unshare", "--mount", "--pid", *uts, "--fork", "--kill-child", *chroot]
+        if shutil.which("ip") is None:
+            raise SandboxUnavailable("the Slurm sandbox needs 'ip' (iproute2) on the host")
+        setup = ('ip link set lo up && ip addr add 10.255.0.1/32 dev lo && mount --rbind /sys "$1/sys" '
+                 '&& shift && exec "$@"')
+        return ["unshare", "--mount", "--pid", "--net", *uts, "--fork", "--kill-child", "/bin/sh", "-c",
+                setup, "net-setup", str(self.root), *chroot]
 
-    def run_script(self, content: str, *args: str, name: str = "script.sh", timeout: float = 180) \
-            -> subprocess.CompletedProcess:
+    def spawn(self, argv: list[str], *, env: dict[str, str] | None = None, hostname: str | None = None) \
+            -> subprocess.Popen:
+        """Start argv inside the root in the background (a daemon); kill() the result to stop it."""
+        return subprocess.Popen(self._command(argv, env, False, hostname), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+    def run(self, argv: list[str], *, timeout: float = 180, env: dict[str, str] | None = None,
+            input: str | None = None, net: bool = False, hostname: str | None = None) -> subprocess.CompletedProcess:
+        """Run argv inside the root (as root), with a clean environment and the stand-ins first.
+
+        ``net=True``: also in private network and UTS namespaces whose loopback carries 10.255.0.1
+        (a node address for Slurm, see fixtures/sandbox/slurm-up.sh) and with the host's /sys bound
+        in (slurmd reads the cgroup and CPU topology there).
+        ``hostname``: in a private UTS namespace with that host name.
+        """
+        return subprocess.run(self._command(argv, env, net, hostname), capture_output=True, text=True,
+                              timeout=timeout, input=input)
+
+    def run_script(self, content: str, *args: str, name: str = "script.sh", timeout: float = 180,
+                   hostname: str | None = None) -> subprocess.CompletedProcess:
         """Copy a script to /root/<name> and run it with bash, as ParallelCluster would."""
         self.write(f"/root/{name}", content, 0o700)
-        return self.run(["/bin/bash", f"/root/{name}", *args], timeout=timeout)
+        return self.run(["/bin/bash", f"/root/{name}", *args], timeout=timeout, hostname=hostname)
 
     def sh(self, command: str, *, user: str | None = None, login: bool = False) -> subprocess.CompletedProcess:
         """A shell command inside the root; as a user (runuser) and/or as a login shell."""

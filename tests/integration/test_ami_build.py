@@ -148,6 +148,17 @@ exit 0
 """
 
 
+# systemctl: two writers are active on "the builder" (stopped before imaging); fsfreeze records.
+STANDIN_SYSTEMCTL = r"""#!/bin/bash
+printf '%s\n' "$*" >>"$STANDIN_LOG/systemctl.log"
+if [ "${1:-}" = is-active ]; then
+    case "${3:-}" in amazon-ssm-agent.service | rsyslog.service) exit 0 ;; esac
+    exit 3
+fi
+exit 0
+"""
+
+
 @pytest.fixture
 def standins(tmp_path):
     d = tmp_path / "standins"
@@ -157,9 +168,9 @@ def standins(tmp_path):
     from pctl.check.commands import COMMANDS
 
     files = {"spack": STANDIN_SPACK.replace("@COMMANDS@", " ".join(
-        f"{pkg}={argv[0]}" for pkg, (argv, _any) in sorted(COMMANDS.items()) if "/" not in argv[0])), "git": STANDIN_GIT,
+        f"{pkg}={argv[0]}" for pkg, (argv, _any) in sorted(COMMANDS.items()) if "/" not in argv[0])), "git": STANDIN_GIT, "systemctl": STANDIN_SYSTEMCTL,
              "python3": f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'}
-    for name in ("apt-get", "dnf", "yum", "shutdown", "poweroff", "cloud-init", "journalctl"):
+    for name in ("apt-get", "dnf", "yum", "shutdown", "poweroff", "cloud-init", "journalctl", "fsfreeze"):
         files[name] = RECORD_ONLY.replace("NAME", name)
     for name, text in files.items():
         (d / name).write_text(text)
@@ -424,11 +435,19 @@ def test_detached_build_reaches_available_with_no_pctl_process(aws, aws_env, bas
     # 3. the instance boots: user data -> agent, with instance-profile credentials from IMDS only
     rc, out = run_builder(aws, bid, imds, standins)
     assert rc == 0, out
-    # 4. any machine (a fresh process, an empty pctl home) sees the result; a short id works
+    # the agent gave up what only this build used: its inputs (config.json: the webhook URL), its
+    # instance profile, its role's policy; the emptied role is left for the next pctl command
+    assert sorted(BuildStore(aws).keys()[bid]) == ["build.log", "progress.json", "spack-install.log", "state.json"]
+    iam = aws.client("iam")
+    assert iam.list_instance_profiles(PathPrefix="/pctl/")["InstanceProfiles"] == []
+    assert iam.list_role_policies(RoleName=f"pctl-build-{bid}")["PolicyNames"] == []
+    # 4. any machine (a fresh process, an empty pctl home) sees the result; a short id works; the first
+    # command that sees the end deletes the emptied role
     other_home = tmp_path / "other-home"
     other_home.mkdir()
     r = run_pctl("ami", "status", bid[-4:], "--json", env={"PCTL_HOME": str(other_home)})
     assert r.returncode == 0, r.stderr
+    assert iam.list_roles(PathPrefix="/pctl/")["Roles"] == []
     st = json.loads(r.stdout)
     assert st["status"] == "available", "\n".join(st["failure"]["log_tail"]) + st["failure"]["message"]
     assert st["ami_id"].startswith("ami-") and st["step"] == "done"
@@ -487,13 +506,11 @@ def test_detached_build_reaches_available_with_no_pctl_process(aws, aws_env, bas
     # 10. watch from a fresh process without a terminal: one line, exit status = the build's result
     r = run_pctl("ami", "status", bid, "--watch", "--interval", "0.2")
     assert r.returncode == 0 and "available" in r.stdout and st["ami_id"] in r.stdout
-    # 11. cleanup removes the role and the inputs of the finished build, keeps the AMI
+    # 11. nothing is left for cleanup; the AMI stays
     r = run_pctl("ami", "cleanup", "--yes", "--json")
     assert r.returncode == 0, r.stderr
-    kinds = sorted(a["kind"] for a in json.loads(r.stdout)["actions"])
-    assert kinds == ["delete-objects", "delete-role"]
+    assert json.loads(r.stdout)["actions"] == []
     assert ec2.describe_images(ImageIds=[st["ami_id"]])["Images"][0]["State"] == "available"
-    assert aws.client("iam").list_roles(PathPrefix="/pctl/")["Roles"] == []
 
 
 def test_reuse_by_fingerprint_launches_no_instance(aws, aws_env, base_ami, template_file, builder_root, standins,
@@ -706,9 +723,18 @@ def test_iam_role_is_scoped_to_its_build(aws, aws_env, base_ami, template_file, 
             continue
         if any(a.startswith("s3:") for a in actions):
             assert all(f"/builds/{bid}/" in r for r in resources)
+            if "s3:DeleteObject" in actions:  # only its own inputs, when the build ends
+                assert actions == ["s3:DeleteObject"] and sorted(r.rsplit("/", 1)[1] for r in resources) == [
+                    "agent.py", "config.json", "software-install.sh"]
+        elif any(a.startswith("iam:") for a in actions):  # giving up its own access, nothing else
+            assert sorted(actions) == ["iam:DeleteInstanceProfile", "iam:DeleteRolePolicy",
+                                       "iam:RemoveRoleFromInstanceProfile"]
+            assert sorted(resources) == sorted([f"arn:aws:iam::123456789012:role/pctl/pctl-build-{bid}",
+                                                f"arn:aws:iam::123456789012:instance-profile/pctl/pctl-build-{bid}"])
         else:
             assert json.dumps(s.get("Condition", {})).count(bid) >= 1, s
-        assert not any(a.startswith(("iam:", "ssm:", "s3:Delete", "s3:List")) for a in actions)
+        assert not any(a.startswith(("ssm:", "s3:List", "iam:Put", "iam:Create", "iam:Attach", "iam:Pass"))
+                       for a in actions)
     assert result["record"]["role_name"] == f"pctl-build-{bid}"
 
 
@@ -901,3 +927,198 @@ def test_shellcheck_every_build_script(aws, aws_env, base_ami, template_file, bu
         p.write_bytes(data)
         r = subprocess.run(["shellcheck", "-S", "warning", "-s", "bash", str(p)], capture_output=True, text=True)
         assert r.returncode == 0, f"{name}:\n{r.stdout}"
+
+
+# ------------------------------------------------------------------------------------------ every end is recorded
+
+def _agent_pid(build_id: str, timeout: float = 30) -> int:
+    """The agent process of a build (the user data's child), as systemd would signal it."""
+    end = time.time() + timeout
+    while time.time() < end:
+        for p in Path("/proc").iterdir():
+            if not p.name.isdigit():
+                continue
+            try:
+                cmd = (p / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(c.endswith(b"agent.py") for c in cmd) and build_id.encode() in cmd:
+                return int(p.name)
+        time.sleep(0.1)
+    raise AssertionError(f"no agent process for {build_id}")
+
+
+def _wait_for(fn, timeout: float = 60, what: str = "condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_builder_killed_by_sigterm_is_failed_within_a_minute_with_a_webhook(aws, aws_env, base_ami, template_file,
+                                                                             builder_root, standins, imds):
+    """Issue 11, done-when: SIGTERM (what systemd sends the agent's unit when the instance shuts down)
+    in the middle of the Spack install: the record says failed at step software, the webhook is posted
+    (a loopback listener), the install's process group is stopped, the inputs and IAM access go."""
+    import signal
+
+    hook = Webhook()
+    result, _ = launch(template_file, notify_webhook=hook.url)
+    bid = result["build_id"]
+    fast_agent(aws, bid)
+    store = BuildStore(aws)
+    proc = run_builder(aws, bid, imds, standins, extra_env={"STANDIN_SLEEP": "30"}, wait=False)
+    _wait_for(lambda: (store.get_json(bid, "progress.json") or {}).get("software_step") == "install", 60,
+              "the Spack install to start")
+    killed = time.time()
+    os.kill(_agent_pid(bid), signal.SIGTERM)
+    r = _wait_for(lambda: (lambda r: r if json.loads(r.stdout or "{}").get("status") == "failed" else None)(
+        run_pctl("ami", "status", bid, "--json")), 60, "ami status to say failed")
+    seen_after = time.time() - killed
+    st = json.loads(r.stdout)
+    assert seen_after < 60, f"failed only after {seen_after:.0f} s"
+    assert st["failure"]["step"] == "software" and "stopped by SIGTERM during step software" in st["failure"]["message"]
+    out, _ = proc.communicate(timeout=120)
+    (post,) = hook.posts
+    assert f"pctl: AMI build {bid}" in post["body"]["text"] and "failed at step software" in post["body"]["text"]
+    assert post["body"]["status"] == "failed"
+    hook.close()
+    # the Spack install (its own session) was stopped, not left running
+    spack = str(standins.dir / "spack").encode()
+    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit() and spack in _cmd(p)]
+    log = store.get_bytes(bid, "build.log").decode()
+    assert "stopped the Spack install" in log and "released: inputs" in log
+    assert sorted(store.keys()[bid]) == ["build.log", "progress.json", "spack-install.log", "state.json"]
+    assert aws.client("iam").list_instance_profiles(PathPrefix="/pctl/")["InstanceProfiles"] == []
+    assert instances(aws, bid) == [] and images_of(aws, bid) == []
+    elapsed = st.get("actual_minutes")
+    print(f"SIGTERM -> failed in ami status after {seen_after:.1f} s; build lasted {elapsed} min")
+
+
+def _cmd(p: Path) -> bytes:
+    try:
+        return (p / "cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return b""
+
+
+def test_sigterm_while_imaging_undoes_the_half_made_image(aws, aws_env, base_ami, template_file, builder_root,
+                                                         standins, imds):
+    hook = Webhook()
+    result, _ = launch(template_file, notify_webhook=hook.url)
+    bid = result["build_id"]
+    fast_agent(aws, bid)
+    rc, out = run_builder(aws, bid, imds, standins, extra_env={"PCTL_AGENT_SIGNAL_AT": "image"})
+    state = BuildStore(aws).get_json(bid, "state.json")
+    assert state["status"] == "failed" and state["failure"]["step"] == "image", out
+    assert "stopped by SIGTERM during step image" in state["failure"]["message"]
+    assert any(c.startswith("deregistered ami-") for c in state["failure"]["cleanup"])
+    assert images_of(aws, bid) == [] and snapshots_of(aws, bid) == []
+    assert "failed at step image" in hook.posts[0]["body"]["text"]
+    hook.close()
+
+
+def test_the_lifetime_limit_ends_the_build_before_the_halt(aws, aws_env, base_ami, template_file, builder_root,
+                                                          standins, imds):
+    """The agent stops on its own before the `shutdown -h +N` limit: failed at the step it was in, with
+    the reason, the webhook posted, IAM access released."""
+    from datetime import datetime, timedelta, timezone
+
+    hook = Webhook()
+    result, _ = launch(template_file, notify_webhook=hook.url)
+    bid = result["build_id"]
+    store = BuildStore(aws)
+    cfg = store.get_json(bid, "config.json")
+    cfg.update(software_poll=0.2, progress_interval=0.2, upload_interval=0.5, image_poll=0.2, stop_margin_seconds=0,
+               deadline=(datetime.now(timezone.utc) + timedelta(seconds=8)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    store.put_json(bid, "config.json", cfg)
+    t0 = time.time()
+    rc, out = run_builder(aws, bid, imds, standins, extra_env={"STANDIN_SLEEP": "30"})
+    assert time.time() - t0 < 60, "stopped at the limit, not after the slow install"
+    state = store.get_json(bid, "state.json")
+    assert state["status"] == "failed" and state["failure"]["step"] == "software", out
+    assert "lifetime limit reached during step software" in state["failure"]["message"]
+    assert "lifetime limit reached" in hook.posts[0]["body"]["text"]
+    hook.close()
+    assert aws.client("iam").list_role_policies(RoleName=f"pctl-build-{bid}")["PolicyNames"] == []
+
+
+def test_a_limit_below_the_estimate_is_refused_with_the_numbers(aws, aws_env, base_ami, tmp_path, builder_root):
+    big = tmp_path / "big.yaml"
+    big.write_text(_many_packages(200))  # about 8.5 h of builds from source
+    r = run_pctl("ami", "build", "-t", str(big), "--no-catalog", "--max-hours", "4")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "estimated at 8 h" in r.stderr and "lifetime limit would be 4 h 00 min (--max-hours 4)" in r.stderr
+    assert "--max-hours 17" in r.stderr or "--max-hours 18" in r.stderr
+    assert instances(aws) == [] and aws.client("iam").list_roles(PathPrefix="/pctl/")["Roles"] == []
+
+
+# ------------------------------------------------------------------------------------------ images ParallelCluster recognises
+
+@pytest.fixture
+def mounted_root(builder_root):
+    """The builder's root as a mount point of its own (so the agent freezes it; fsfreeze is a stand-in)."""
+    if os.geteuid() != 0:
+        pytest.skip("bind-mounting the builder root needs root")
+    subprocess.run(["mount", "--bind", str(builder_root), str(builder_root)], check=True)
+    yield builder_root
+    subprocess.run(["umount", "-l", str(builder_root)], check=False)
+
+
+def test_a_consistent_image_tagged_as_parallelcluster_does(aws, aws_env, base_ami, template_file, mounted_root,
+                                                          standins, imds, monkeypatch):
+    root = mounted_root
+    # ParallelCluster's own pre-image cleanup on the base AMI, a stand-in that records its run
+    (root / "usr/local/sbin").mkdir(parents=True)
+    (root / "usr/local/sbin/ami_cleanup.sh").write_text(
+        f'#!/bin/bash\nprintf "%s\\n" "$*" >>"{standins.log_dir}/ami_cleanup.log"\necho "ami_cleanup ran"\n')
+    (root / "usr/local/sbin/ami_cleanup.sh").chmod(0o755)
+    (root / "opt/parallelcluster").mkdir(parents=True)
+    (root / "opt/parallelcluster/system_info").write_text("builder\n")
+    ec2 = aws.client("ec2")
+    ec2.create_tags(Resources=[base_ami["x86_64"]], Tags=[{"Key": "parallelcluster:kernel_version", "Value": "6.1.0"},
+                                                          {"Key": "parallelcluster:efa_version", "Value": "1.38.0"}])
+    result, _ = launch(template_file)
+    bid = result["build_id"]
+    fast_agent(aws, bid)
+    rc, out = run_builder(aws, bid, imds, standins)
+    assert rc == 0, out
+    state = BuildStore(aws).get_json(bid, "state.json")
+    assert state["status"] == "available", out
+    # quiet, flushed, frozen only while EC2 starts the snapshots
+    assert "stop amazon-ssm-agent.service" in standins.calls("systemctl")
+    assert "stop rsyslog.service" in standins.calls("systemctl")
+    assert not any(c.startswith("stop cron") for c in standins.calls("systemctl")), "only running writers"
+    assert standins.calls("fsfreeze") == [f"--freeze {root}/", f"--unfreeze {root}/"] or \
+        standins.calls("fsfreeze") == [f"--freeze {root}", f"--unfreeze {root}"]
+    log = BuildStore(aws).get_bytes(bid, "build.log").decode()
+    assert log.index("froze ") < log.index("thawed ") < log.index("creating image ")
+    assert "--sync --flush" in standins.calls("journalctl")
+    # ParallelCluster's ami_cleanup.sh ran (as its build-image runs it), system_info removed
+    assert standins.calls("ami_cleanup") == ["false"] and not (root / "opt/parallelcluster/system_info").exists()
+    # tags: ParallelCluster's own, so its validators check the version instead of warning
+    img = ec2.describe_images(ImageIds=[state["ami_id"]])["Images"][0]
+    tags = {t["Key"]: t["Value"] for t in img["Tags"]}
+    assert tags["parallelcluster:version"] == PC_VERSION and tags["parallelcluster:os"] == "alinux2023"
+    assert tags["parallelcluster:build_status"] == "available"
+    assert tags["parallelcluster:parent_image"] == base_ami["x86_64"]
+    assert tags["parallelcluster:kernel_version"] == "6.1.0" and tags["parallelcluster:efa_version"] == "1.38.0"
+    assert tags["pctl:target"] == "x86_64_v4" and tags["pctl:spec-count"] == "3"
+    assert len(img["Tags"]) <= 50 and all(len(t["Value"]) <= 256 for t in img["Tags"])
+    from pcluster.validators.cluster_validators import CustomAmiTagValidator
+    from pcluster.validators.ec2_validators import AmiOsCompatibleValidator
+
+    monkeypatch.setattr("pcluster.validators.cluster_validators.get_installed_version", lambda: PC_VERSION)
+    assert CustomAmiTagValidator().execute(custom_ami=state["ami_id"]) == []
+    assert AmiOsCompatibleValidator().execute(os="alinux2023", image_id=state["ami_id"]) == []
+    failures = AmiOsCompatibleValidator().execute(os="ubuntu2404", image_id=state["ami_id"])
+    assert failures and "not compatible" in failures[0].message
+    # ...and pctl create reads back what the image holds
+    from pctl.software.lookup import read_ami
+
+    image_id, manifest = read_ami(aws, state["ami_id"])
+    assert manifest.readable and sorted(manifest.specs) == ["bwa", "samtools@1.21", "zlib"]
+    assert manifest.target == "x86_64_v4"

@@ -88,7 +88,8 @@ UNITS = {
 ENV_DIR = "/opt/pctl/environments/pctl"
 KEYS_ENV_DIR = "/opt/pctl/environments/pctl-keys"
 WATCHED = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/sudoers.d", "/etc/systemd/system",
-           "/etc/profile.d", "/home", "/opt/pctl", "/data", "/usr/bin/mount-s3", "/var/lib/pctl/software.done")
+           "/etc/profile.d", "/home", "/opt/pctl", "/data", "/usr/bin/mount-s3", "/var/lib/pctl/software.done",
+           "/etc/ssh", "/etc/bash.bashrc", "/etc/csh")
 STANDIN_NAMES = ("spack", "git", "systemctl", "curl", "mount-s3", "apt-get", "dnf")
 
 
@@ -196,9 +197,11 @@ def test_homes_and_ssh_keys_on_the_head_node_only(cluster):
         ssh, ak = home / ".ssh", home / ".ssh" / "authorized_keys"
         assert (ssh.stat().st_mode & 0o777) == 0o700 and ssh.stat().st_uid == uid
         assert (ak.stat().st_mode & 0o777) == 0o600 and ak.stat().st_uid == uid and ak.stat().st_gid == 5000
-        assert ak.read_text() == "".join(k + "\n" for k in keys)
+        # the template's keys, then the user's own cluster key (ssh between nodes)
+        own = head.read(f"/home/{name}/.ssh/id_ed25519.pub")
+        assert ak.read_text() == "".join(k + "\n" for k in keys) + own
         assert f"/home/{name}" not in cluster.compute1.snap
-    assert head.path("/home/carol").is_dir() and not head.exists("/home/carol/.ssh")
+    assert head.path("/home/carol").is_dir() and head.exists("/home/carol/.ssh/id_ed25519")
     assert not any(p.startswith("/home/") for p in cluster.compute2.snap)
 
 
@@ -277,7 +280,9 @@ def test_spack_yaml_on_the_node_matches_the_renderer(cluster):
     doc = YAML(typ="safe").load(written)["spack"]
     assert doc["specs"] == ["samtools@1.21", "bwa@0.7.18", "py-numpy"]
     assert doc["packages"]["slurm"] == {"buildable": False,
-                                        "externals": [{"spec": "slurm@24.05.7 +pmix", "prefix": "/opt/slurm"}]}
+                                        "externals": [{"spec": "slurm@24.05.7 +pmix target=x86_64_v4",
+                                                         "prefix": "/opt/slurm"}]}
+    assert doc["packages"]["all"]["require"] == ["target=x86_64_v4"]  # t3 + c6i: Skylake-SP, Ice Lake
     assert doc["packages"]["libfabric"]["externals"][0]["prefix"] == "/opt/amazon/efa"
     software = json.loads(cluster.head.read("/var/lib/pctl/software.json"))
     assert software["status"] == "ok" and software["step"] == "done"
@@ -420,7 +425,7 @@ def test_package_family_mount_s3_and_spack_prerequisites(make_box, family):
     installer = box.calls("dnf" if family == "dnf" else "apt-get")
     assert any(c[-1] == f"/var/lib/pctl/downloads/mount-s3.{ext}" and "install" in c for c in installer)
     assert not box.exists(f"/var/lib/pctl/downloads/mount-s3.{ext}")
-    prereqs = next(c for c in installer if "python3" in c)
+    prereqs = next(c for c in installer if {"gfortran", "gcc-gfortran"} & set(c))  # python3 is in the root
     expected = {"dnf": ["gcc-c++", "gcc-gfortran", "gnupg2", "xz"], "apt": ["g++", "gfortran", "gnupg", "xz-utils"]}
     assert set(expected[family]) <= set(prereqs), prereqs
     if family == "apt":
@@ -569,3 +574,115 @@ def test_head_publishes_software_progress_for_pctl_status(make_box):
     bad = box.run_script(scripts["head.sh"], "head", "s3://x/$(touch /pwned).json", name="head.sh")
     assert bad.returncode != 0 and "pctl bootstrap step 'arguments' failed" in bad.stderr
     assert not box.exists("/pwned")
+
+
+def test_layer_on_an_ami_installs_only_the_rest_with_the_amis_spack(make_box):
+    """Issue 11 part 3: an AMI built from the lab template (its software-install.sh, as the AMI builder
+    runs it) and a project template with two more packages. head.sh in "layer" mode installs only those
+    two, with the AMI's Spack and the AMI's install tree as an upstream, into /opt/pctl-layer; modules of
+    both trees load in a login shell."""
+    from pctl.software import layers, manifest
+
+    box = make_box()
+    _pcluster_like(box)
+    lab = Template.model_validate({**FULL, "software": {"spack_packages": ["samtools@1.21", "bwa@0.7.18"]}})
+    proc = box.run_script(render_software_install(lab, ScriptOptions("ami")), name="software-install.sh")
+    assert proc.returncode == 0, proc.stderr
+    ami_calls = len(box.calls("spack"))
+    clones = len(box.calls("git"))
+    project = Template.model_validate({**FULL, "software": {"spack_packages": ["samtools@1.21", "gatk@4.6.0.0",
+                                                                              "star@2.7.11b"]}})
+    tags = {"pctl:managed": "true", "pctl:fingerprint": "f" * 64, "pctl:os": "ubuntu2404", "pctl:arch": "x86_64",
+            "pctl:packages-digest": manifest.digest(lab.software.spack_packages),
+            **manifest.manifest_tags(lab.software.spack_packages, "x86_64_v4")}
+    plan = layers.decide(project, custom_ami="ami-0123456789abcdef0",
+                         ami=manifest.from_tags("ami-0123456789abcdef0", tags))
+    assert plan.mode == "layer" and plan.at_boot == ["gatk@4.6.0.0", "star@2.7.11b"]
+    scripts = render_node_scripts(layers.layer_template(project, plan), layers.script_options(plan))
+    run = box.run_script(scripts["head.sh"], "head", name="head.sh")
+    assert run.returncode == 0, run.stdout + run.stderr
+    layer_calls = [" ".join(c) for c in box.calls("spack")[ami_calls:]]
+    assert len(box.calls("git")) == clones, "the AMI's Spack is used: nothing cloned"
+    assert not any(c.startswith(("repo set", "compiler find")) for c in layer_calls), "the AMI's Spack is not reconfigured"
+    assert "-e /opt/pctl-layer/environments/pctl concretize -f" in layer_calls
+    doc = YAML(typ="safe").load(box.read("/opt/pctl-layer/environments/pctl/spack.yaml"))["spack"]
+    assert doc["specs"] == ["gatk@4.6.0.0", "star@2.7.11b"]
+    assert doc["upstreams"] == {"pctl-ami": {"install_tree": "/opt/pctl/software"}}
+    assert doc["packages"]["all"]["require"] == ["target=x86_64_v4"]
+    assert box.exists("/opt/pctl-layer/software/gatk-4.6.0.0-standin/bin/gatk")
+    assert not box.exists("/opt/pctl-layer/software/samtools-1.21-standin"), "the AMI's samtools is not reinstalled"
+    out = box.sh("module load samtools gatk star && echo loaded=$PCTL_STANDIN_SAMTOOLS/$PCTL_STANDIN_GATK/"
+                 "$PCTL_STANDIN_STAR && gatk", user="alice", login=True)
+    assert "loaded=1.21/4.6.0.0/2.7.11b" in out.stdout and "gatk 4.6.0.0 (pctl stand-in)" in out.stdout, out.stderr
+    log = box.read("/var/log/pctl/bootstrap.log")
+    assert "Spack: the AMI's (/opt/pctl/spack)" in log and "CPU target for every package: x86_64_v4" in log
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_every_user_can_ssh_between_nodes_with_host_keys_checked(make_box):
+    """Issue 11 part 6: head.sh makes each template user a key pair in the shared home and authorizes
+    it, and a cluster host CA; every node signs its host keys and trusts the CA. A real sshd on the
+    compute node (127.0.0.1 only), a real ssh from the head node as each user, with
+    StrictHostKeyChecking=yes and no per-user known_hosts: it works for the signed node and is refused
+    for one whose host key the CA did not sign."""
+    import time
+
+    head, compute, stranger = make_box("head"), make_box("compute"), make_box("stranger")
+    scripts = render_node_scripts(Template.model_validate(FULL), ScriptOptions("none"))
+    for _ in range(2):  # made once: the second run changes nothing
+        proc = head.run_script(scripts["head.sh"], "head", name="head.sh", hostname="head-node")
+        assert proc.returncode == 0, proc.stderr
+    snap = head.snapshot("/home", "/etc/ssh")
+    assert head.run_script(scripts["head.sh"], "head", name="head.sh", hostname="head-node").returncode == 0
+    assert head.snapshot("/home", "/etc/ssh") == snap
+    ca = head.path("/home/.pctl/ssh/cluster_ca")
+    assert ca.stat().st_uid == 0 and (ca.stat().st_mode & 0o777) == 0o600
+    assert (head.path("/home/.pctl/ssh").stat().st_mode & 0o777) == 0o700
+    for name, uid in (("alice", 5001), ("bob", 5002), ("carol", 5003)):
+        key = head.path(f"/home/{name}/.ssh/id_ed25519")
+        assert key.stat().st_uid == uid and (key.stat().st_mode & 0o777) == 0o600
+        pub = head.read(f"/home/{name}/.ssh/id_ed25519.pub").strip()
+        assert head.read(f"/home/{name}/.ssh/authorized_keys").splitlines().count(pub) == 1
+    assert KEY_A in head.read("/home/alice/.ssh/authorized_keys")  # the template's keys stay
+    known = head.read("/etc/ssh/ssh_known_hosts")
+    assert known.startswith("@cert-authority * ssh-ed25519 ") and known.count("pctl-cluster-genomics") == 1
+    # the compute node: /home arrives from the head node (NFS)
+    subprocess.run(["cp", "-a", f"{head.path('/home')}/.", str(compute.path("/home"))], check=True)
+    proc = compute.run_script(scripts["compute.sh"], "compute", "cpu", name="compute.sh", hostname="cpu-dy-c6i-1")
+    assert proc.returncode == 0, proc.stderr
+    cert = compute.run(["ssh-keygen", "-L", "-f", "/etc/ssh/ssh_host_ed25519_key-cert.pub"])
+    assert "Type: ssh-ed25519-cert-v01@openssh.com host certificate" in cert.stdout
+    assert "cpu-dy-c6i-1" in cert.stdout.split("Principals:", 1)[1]
+    assert "HostCertificate /etc/ssh/ssh_host_ed25519_key-cert.pub" in compute.read(
+        "/etc/ssh/sshd_config.d/50-pctl-host-certificates.conf")
+    assert compute.read("/etc/ssh/ssh_known_hosts") == known
+    subprocess.run(["cp", "-a", f"{head.path('/home')}/.", str(stranger.path("/home"))], check=True)
+    for box in (compute, stranger):
+        box.path("/run/sshd").mkdir(parents=True, exist_ok=True)
+    with open(head.path("/etc/hosts"), "a") as f:
+        f.write("127.0.0.1 cpu-dy-c6i-1 stranger-1\n")
+    ports = {"compute": _free_port(), "stranger": _free_port()}
+    daemons = [box.spawn(["/usr/sbin/sshd", "-D", "-e", "-p", str(ports[n]), "-o", "ListenAddress=127.0.0.1"],
+                         hostname=host)
+               for n, box, host in (("compute", compute, "cpu-dy-c6i-1"), ("stranger", stranger, "stranger-1"))]
+    try:
+        time.sleep(1.5)
+        opts = "-o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null -o ConnectTimeout=10"
+        for name in ("alice", "bob", "carol"):
+            out = head.run(["runuser", "-u", name, "--", "ssh", *opts.split(), "-p", str(ports["compute"]),
+                            "cpu-dy-c6i-1", "echo via-ssh $(hostname) $(id -un)"], timeout=60)
+            assert out.returncode == 0 and f"via-ssh cpu-dy-c6i-1 {name}" in out.stdout, out.stdout + out.stderr
+        bad = head.run(["runuser", "-u", "alice", "--", "ssh", *opts.split(), "-p", str(ports["stranger"]),
+                        "stranger-1", "true"], timeout=60)
+        assert bad.returncode != 0 and "Host key verification failed" in bad.stderr, bad.stderr
+    finally:
+        for d in daemons:
+            d.kill()
+            d.wait(timeout=10)

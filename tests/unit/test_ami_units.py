@@ -151,8 +151,14 @@ def test_builder_policy_names_only_its_own_build():
         elif any(a.startswith("s3:") for a in actions):
             assert all(r.startswith("arn:aws:s3:::pctl-123456789012-eu-west-1/builds/b-20260101-120000-abcd/")
                        for r in resources)
+        elif any(a.startswith("iam:") for a in actions):  # giving up its own access when the build ends
+            assert all(r.endswith("/pctl/pctl-build-b-20260101-120000-abcd") for r in resources), s
+            assert not any(a.startswith(("iam:Put", "iam:Create", "iam:Attach", "iam:Pass", "iam:Update"))
+                           for a in actions)
         else:
             assert "b-20260101-120000-abcd" in str(s["Condition"]), s
+    deletes = next(s for s in doc["Statement"] if s["Action"] == "s3:DeleteObject")["Resource"]
+    assert sorted(r.rsplit("/", 1)[1] for r in deletes) == ["agent.py", "config.json", "software-install.sh"]
     writes = next(s for s in doc["Statement"] if s["Action"] == "s3:PutObject")["Resource"]
     assert sorted(r.rsplit("/", 1)[1] for r in writes) == sorted(iam.WRITABLE)
     tag = next(s for s in doc["Statement"] if s["Action"] == "ec2:CreateTags")
@@ -309,3 +315,28 @@ def test_cli_module_is_registered_lazily():
     assert COMMANDS["ami"][0] == "pctl.cli.ami:ami"
     src = Path(os.path.dirname(agent.__file__)).parent.joinpath("cli", "ami.py").read_text()
     assert "import boto3" not in src
+
+
+def test_the_agent_runs_as_a_unit_stopped_before_the_network():
+    """At shutdown (lifetime limit, stop, terminate) systemd must stop the agent while the network is
+    up, so that it can record the end: a unit of its own, ordered after network-online.target."""
+    ud = _ud()
+    assert 'systemd-run --unit "pctl-build-agent"' in ud and "--wait" in ud
+    assert "--property=After=network-online.target" in ud and "--property=KillMode=mixed" in ud
+    assert "--property=TimeoutStopSec=240" in ud
+    assert '"${agent[@]}"' in ud  # without systemd (a test, a chroot) it runs directly
+
+
+@pytest.mark.parametrize("total, max_hours, level", [
+    (504, 8, "error"),     # the past build: an 8 h 24 min estimate under an 8 h limit
+    (240, 3.87, "error"),  # a 3 h 52 min limit under a 4 h estimate
+    (400, 8, "warning"),   # 8 h limit for 6 h 40 min: little margin
+    (100, 8, None),
+])
+def test_a_lifetime_limit_below_the_estimate_is_refused(total, max_hours, level):
+    lifetime = estimates.lifetime_minutes(total, max_hours)
+    problem = estimates.lifetime_problem(total, lifetime, max_hours)
+    assert (problem.level if problem else None) == level
+    if problem:
+        assert estimates.fmt_minutes(total) in problem.message and estimates.fmt_minutes(lifetime) in problem.message
+        assert "--max-hours" in problem.hint

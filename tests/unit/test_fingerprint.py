@@ -30,7 +30,8 @@ def test_stable_and_independent_of_non_software_fields():
     assert len(base) == 64 and base == fp()
     assert fp(**{"cluster.name": "other"}) == base
     assert fp(**{"cluster.region": "eu-west-1"}) == base
-    assert fp(**{"compute.queues": [{"name": "z", "instance_types": ["c6a.xlarge"], "max_count": 99}]}) == base
+    # another queue whose CPU runs the same target (Sapphire Rapids runs x86_64_v4 like Ice Lake)
+    assert fp(**{"compute.queues": [{"name": "z", "instance_types": ["c7i.xlarge"], "max_count": 99}]}) == base
     assert fp(**{"software.spack_packages": ["bwa ~bar +foo", "samtools@1.21"]}) == base  # order, spacing
 
 
@@ -41,3 +42,14 @@ def test_changes_with_the_software_image():
     assert fp(**{"compute.head_node": "t4g.large", "compute.queues": [{"name": "q", "instance_types": ["c7g.large"]}]}) != base
     assert fp(**{"software.modules": "hierarchical"}) != base
     assert fp(**{"software.mirrors": ["https://cache.example.org/spack"]}) != base
+
+
+def test_changes_with_the_cpu_target():
+    """Issue 11: moving a queue from c6i (Ice Lake, x86_64_v4) to hpc6a (Zen 3, x86_64_v3) changes the
+    software image (it is built for another target), and so does software.target."""
+    base = fp()
+    assert fp(**{"compute.queues": [{"name": "q", "instance_types": ["hpc6a.48xlarge"]}]}) != base
+    assert fp(**{"compute.queues": [{"name": "q", "instance_types": ["c6i.large", "hpc6a.48xlarge"]}]}) == \
+        fp(**{"compute.queues": [{"name": "q", "instance_types": ["hpc6a.48xlarge"]}]})
+    assert fp(**{"software.target": "x86_64_v3"}) != base
+    assert fp(**{"software.target": "x86_64_v4"}) == base  # the computed target, stated

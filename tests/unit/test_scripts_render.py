@@ -253,10 +253,13 @@ def test_spack_yaml_holds_specs_mirrors_modules_and_externals():
         "https://binaries.spack.io/releases/v2026.06/aws-pcluster-x86_64_v4"
     assert doc["mirrors"]["spack-v2026.06"]["url"] == "https://binaries.spack.io/releases/v2026.06"
     pk = doc["packages"]
-    assert pk["slurm"] == {"buildable": False, "externals": [{"spec": "slurm@24.05.7 +pmix", "prefix": "/opt/slurm"}]}
-    assert pk["pmix"]["externals"] == [{"spec": "pmix@4.2.9", "prefix": "/opt/pmix"}]
+    # t3 (Skylake-SP): x86_64_v4, required for every package and declared on the externals
+    assert pk["all"]["require"] == ["target=x86_64_v4"]
+    assert pk["slurm"] == {"buildable": False, "externals": [{"spec": "slurm@24.05.7 +pmix target=x86_64_v4",
+                                                               "prefix": "/opt/slurm"}]}
+    assert pk["pmix"]["externals"] == [{"spec": "pmix@4.2.9 target=x86_64_v4", "prefix": "/opt/pmix"}]
     assert pk["libfabric"] == {"buildable": False, "externals": [
-        {"spec": "libfabric@1.22.0 fabrics=shm,efa", "prefix": "/opt/amazon/efa"}]}
+        {"spec": "libfabric@1.22.0 fabrics=shm,efa target=x86_64_v4", "prefix": "/opt/amazon/efa"}]}
     assert pk["all"]["providers"]["mpi"][0] == "openmpi" and "schedulers=slurm" in pk["openmpi"]["variants"]
     mod = doc["modules"]["default"]
     assert mod["enable"] == ["lmod"] and mod["roots"]["lmod"] == "/opt/pctl/modules" and mod["arch_folder"] is False
@@ -275,7 +278,8 @@ def test_spack_yaml_variants():
     assert not {"slurm", "pmix", "libfabric"} & set(hier["packages"])
     no_pmix = YAML(typ="safe").load(
         render_spack_yaml(make(), ScriptOptions("boot"), SpackSite(slurm_version="23.11.10")))
-    assert no_pmix["spack"]["packages"]["slurm"]["externals"][0]["spec"] == "slurm@23.11.10"
+    assert no_pmix["spack"]["packages"]["slurm"]["externals"][0]["spec"] == "slurm@23.11.10 target=x86_64_v4"
+    assert hier["packages"]["all"]["require"] == ["target=neoverse_v1"]  # c7g: Graviton3
     root = YAML(typ="safe").load(render_spack_yaml(make(), ScriptOptions("boot", software_root="/apps/x")))["spack"]
     assert root["config"]["install_tree"]["root"] == "/apps/x/software"
     assert root["modules"]["default"]["roots"]["lmod"] == "/apps/x/modules"
@@ -348,6 +352,26 @@ def test_units_render_exact_exec_start_and_dependencies():
             assert line in text
 
 
+def test_requester_pays_mounts_pass_the_option_to_mountpoint():
+    """Issue 11 part 7: a Requester Pays bucket is mounted with mount-s3 --requester-pays (every request
+    then carries x-amz-request-payer: requester); other mounts are unchanged."""
+    t = make()
+    doc = t.model_dump()
+    doc["data"]["s3_mounts"].append({"bucket": "open-genomes-rp", "mount_point": "/data/open", "requester_pays": True,
+                                     "prefix": "hg38/"})
+    doc["data"]["s3_mounts"].append({"bucket": "rp-writable", "mount_point": "/data/out", "requester_pays": True,
+                                     "read_only": False})
+    mounts = {m["unit"]: m for m in S._mounts(Template.model_validate(doc))}
+    assert "ExecStart=/usr/bin/mount-s3 --allow-other --read-only --requester-pays --prefix hg38/ open-genomes-rp " \
+           "/data/open" in mounts["pctl-s3-data-open.service"]["unit_text"].splitlines()
+    assert "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite --dir-mode 0777 --file-mode " \
+           "0666 --requester-pays rp-writable /data/out" in mounts["pctl-s3-data-out.service"]["unit_text"].splitlines()
+    assert "--requester-pays" not in mounts["pctl-s3-refs.service"]["unit_text"]
+    with pytest.raises(Exception):
+        Template.model_validate({**doc, "data": {"s3_mounts": [{"bucket": "b-1", "mount_point": "/data/x",
+                                                                "requester_pays": "yes"}]}})
+
+
 KNOWN_KEYS = {"Description", "Wants", "After", "Requires", "RequiresMountsFor", "Type", "ExecStart", "ExecStop",
               "Restart", "RestartSec", "WantedBy"}
 
@@ -397,3 +421,36 @@ def test_runtime_grammar_matches_the_model_rules():
             assert subprocess.run(["bash", "-c", '[[ $1 =~ $2 ]]', "_", v, res[key]]).returncode == 0, (key, v)
         for v in bad:
             assert subprocess.run(["bash", "-c", '[[ $1 =~ $2 ]]', "_", v, res[key]]).returncode != 0, (key, v)
+
+
+# --------------------------------------------------------------------------- CPU target
+
+def _target_of(doc_text: str) -> list:
+    return YAML(typ="safe").load(doc_text)["spack"]["packages"]["all"]["require"]
+
+
+@pytest.mark.parametrize("head, queues, expected", [
+    ("c6i.xlarge", [["c6i.8xlarge"], ["hpc6a.48xlarge"]], "x86_64_v3"),   # Ice Lake + Zen 3: no AVX-512
+    ("c6i.xlarge", [["c6i.8xlarge"], ["c7i.8xlarge"]], "x86_64_v4"),      # Ice Lake + Sapphire Rapids
+    ("c6g.large", [["c6g.8xlarge"], ["c7g.8xlarge", "hpc7g.16xlarge"]], "neoverse_n1"),  # Graviton 2 + 3
+    ("c7g.large", [["c7g.8xlarge"], ["c8g.8xlarge"]], "neoverse_v1"),     # Graviton 3 + 4
+    ("c7a.large", [["hpc7a.96xlarge"]], "x86_64_v4"),                     # Zen 4 has AVX-512
+    ("t3.large", [["g5.xlarge"], ["p4d.24xlarge"]], "x86_64_v3"),         # g5 is Zen 2
+])
+def test_the_cluster_target_is_required_in_spack_yaml(head, queues, expected):
+    doc = {"cluster": {"name": "t"}, "compute": {"head_node": head, "queues": [
+        {"name": f"q{i}", "instance_types": types} for i, types in enumerate(queues)]},
+        "software": {"spack_packages": ["gromacs@2024 +mpi"]}}
+    t = Template.model_validate(doc)
+    assert _target_of(render_spack_yaml(t, ScriptOptions("boot"))) == [f"target={expected}"]
+    head_sh = render_node_scripts(t, ScriptOptions("boot"))["head.sh"]
+    assert f"PCTL_SPACK_TARGET={expected}" in head_sh
+    assert f"PCTL_SPACK_TARGET={expected}" in render_software_install(t, ScriptOptions("ami"))
+    # an explicit target (the AMI's, when software is layered on it) wins
+    assert _target_of(render_spack_yaml(t, ScriptOptions("boot", target="x86_64_v2" if "x86" in expected
+                                                         else "aarch64"))) != [f"target={expected}"]
+
+
+def test_script_options_refuse_unknown_targets():
+    with pytest.raises(ValueError, match="target"):
+        ScriptOptions("boot", target="x86_64_v3; id")

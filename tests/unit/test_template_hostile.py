@@ -79,6 +79,7 @@ FIELDS = {
     ("software", "mirrors", 0): True,
     ("software", "mirrors", 0, "url"): True,
     ("software", "modules"): True,
+    ("software", "target"): True,
     ("users", 0, "name"): True,
     ("users", 0, "groups", 0): True,
     ("users", 0, "shell"): True,

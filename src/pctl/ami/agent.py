@@ -21,11 +21,27 @@ What it writes under the build's S3 prefix, so any machine can follow the build:
 On failure: a failure marker (failing step, message, log tail) in ``state.json``, anything
 half-made deregistered (image and its snapshots), then the instance is terminated.
 
+Every end is recorded: SIGTERM (the instance shutting down: the ``shutdown -h +N`` lifetime limit, a
+stop or a terminate; the user data runs the agent as a systemd unit ordered after the network, so it
+is stopped while the network is still up), SIGINT and SIGHUP end the build as ``failed`` at the step
+it was in, like any failure; the agent also stops itself a few minutes before its lifetime limit
+(``deadline`` in config.json), so the record, the webhook and the undo never race the halt.
+
+Whatever the end, the agent then removes what only this build used: its S3 inputs (agent.py,
+software-install.sh and config.json, which holds the webhook URL), its instance profile, and its
+role's policy (the role's own last permission; the emptied role, which nothing can assume any more,
+is deleted by the next pctl command that sees the build ended).
+
+Before imaging, services that write to the disk are stopped, logs and buffers flushed, and the root
+file system is frozen (``fsfreeze``) until EC2 has started the snapshots: a consistent image without a
+reboot (a watchdog thaws it whatever happens).
+
 Compatible with Python 3.7+ (the oldest interpreter a supported ParallelCluster AMI may bundle).
 
 Test hooks (never set on a real builder): ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` points the
 metadata lookups at a stand-in, ``PCTL_AGENT_FAIL_AT=STEP`` makes that step fail after its work
-(to prove the failure path cleans up from every step).
+(to prove the failure path cleans up from every step), ``PCTL_AGENT_SIGNAL_AT=STEP`` sends the agent a real
+SIGTERM after that step's work.
 """
 
 from __future__ import annotations
@@ -36,6 +52,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -43,6 +60,8 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+
+sys.dont_write_bytecode = True  # nothing written under / while it is frozen (step image)
 
 AGENT_VERSION = 1
 STEPS = ("prepare", "software", "check", "hygiene", "image")
@@ -67,6 +86,24 @@ def parse_iso(text):
 
 class StepFailed(Exception):
     """A step failed with a message meant for people (no traceback in the failure marker)."""
+
+
+class Stopped(BaseException):
+    """The build was stopped from outside: a signal, or its lifetime limit (message for people)."""
+
+
+#: Services that write to the root disk while idle; stopped (when active) before imaging. None is
+#: needed by the agent or by the image's first boot (they start again there).
+QUIESCE_UNITS = (
+    "amazon-ssm-agent.service", "snap.amazon-ssm-agent.amazon-ssm-agent.service", "amazon-cloudwatch-agent.service",
+    "unattended-upgrades.service", "apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service",
+    "apt-daily-upgrade.service", "dnf-makecache.timer", "dnf-makecache.service", "packagekit.service",
+    "crond.service", "cron.service", "atd.service", "rsyslog.service", "syslog.service", "chronyd.service",
+    "chrony.service", "postfix.service",
+)
+#: Inputs of the build, removed when it ends (config.json holds the webhook URL).
+INPUTS = ("agent.py", "software-install.sh", "config.json")
+SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT", signal.SIGHUP: "SIGHUP"}
 
 
 # ------------------------------------------------------------------------------------------ IMDSv2
@@ -127,6 +164,9 @@ class Agent:
         self.s3 = None
         self.ec2 = None
         self.started = time.time()
+        self._ending = False  # past the build's end: signals no longer interrupt the wrap-up
+        self._software = None  # the running install script (a process group)
+        self._frozen = None  # the frozen mount point, while frozen
         self._stop = threading.Event()
         self._log_uploaded_size = -1
         self._progress_dirty = True
@@ -254,6 +294,40 @@ class Agent:
         self.ec2_once = boto3.client("ec2", region_name=self.region,
                                      config=cfg.merge(Config(retries={"mode": "standard", "max_attempts": 1})))
 
+    # ---------------------------------------------------------------- signals and the lifetime limit
+    def _on_signal(self, signum, frame):
+        name = SIGNAL_NAMES.get(signum, "signal %d" % signum)
+        if self._ending:
+            self._append("%s [%s] %s received while finishing; finishing first" % (now_iso(), self.step, name))
+            return
+        self._ending = True
+        raise Stopped("stopped by %s during step %s (the instance is shutting down: its lifetime limit, or a stop "
+                      "or terminate from outside)" % (name, self.step) if signum == signal.SIGTERM else
+                      "stopped by %s during step %s" % (name, self.step))
+
+    def _on_deadline(self, signum, frame):
+        if self._ending:
+            return
+        self._ending = True
+        raise Stopped("lifetime limit reached during step %s (deadline %s): the build took longer than its limit "
+                      "allows" % (self.step, self.config.get("deadline")))
+
+    def install_signal_handlers(self):
+        for sig in SIGNAL_NAMES:
+            signal.signal(sig, self._on_signal)
+
+    def arm_deadline(self):
+        """Stop on our own a few minutes before the hard limit (shutdown -h +N from the user data)."""
+        deadline = parse_iso(self.config.get("deadline"))
+        if deadline is None or not hasattr(signal, "setitimer"):
+            return
+        margin = float(self.config.get("stop_margin_seconds", 180))
+        left = (deadline - datetime.datetime.now(datetime.timezone.utc)).total_seconds() - margin
+        signal.signal(signal.SIGALRM, self._on_deadline)
+        signal.setitimer(signal.ITIMER_REAL, max(left, 0.1))
+        self.log("lifetime limit %s: the agent stops on its own %d s before it" % (self.config.get("deadline"),
+                                                                                   int(margin)))
+
     def run(self):
         self.log("pctl build agent %d starting for build %s" % (AGENT_VERSION, self.build_id))
         try:
@@ -264,6 +338,7 @@ class Agent:
             return 2
         rc = 1
         try:
+            self.install_signal_handlers()
             for attempt in range(5):
                 self.config = self.get_json("config.json") or {}
                 if self.config:
@@ -271,6 +346,7 @@ class Agent:
                 time.sleep(3)
             if not self.config:
                 raise StepFailed("config.json is missing from s3://%s/%s" % (self.bucket, self.prefix))
+            self.arm_deadline()
             self.state = self.get_json("state.json") or {"build_id": self.build_id}
             self.save_state(status="running", step="prepare", instance_id=self.instance_id,
                             availability_zone=self.zone, agent_started_at=now_iso(), agent_version=AGENT_VERSION)
@@ -280,21 +356,36 @@ class Agent:
                 getattr(self, "step_" + step)()
                 if os.environ.get("PCTL_AGENT_FAIL_AT") == step:
                     raise StepFailed("injected failure at step %s (PCTL_AGENT_FAIL_AT)" % step)
+                if os.environ.get("PCTL_AGENT_SIGNAL_AT") == step:  # test hook: a real SIGTERM, here
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(30)
                 self.end(step)
+            self._ending = True
+            self.disarm()
             self.finish_ok()
             rc = 0
         except BaseException as exc:  # noqa: B902 - every failure ends in a record and a cleanup
+            self._ending = True
+            self.disarm()
             try:
                 self.finish_failed(exc)
-            except Exception as exc2:
+            except BaseException as exc2:  # noqa: B902
                 self.log("could not record the failure: %s" % exc2, "error")
             rc = 1
         finally:
+            self._ending = True
             self._stop.set()
+            self.thaw()
             self.upload_log(force=True)
             self.notify()
+            self.release()
             self.terminate_self()
         return rc
+
+    def disarm(self):
+        if hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        self.stop_software()
 
     def begin(self, step):
         self.step = step
@@ -347,6 +438,7 @@ class Agent:
         self.log("running the Spack install (%d root specs)" % int(self.config.get("package_count", 0)))
         proc = subprocess.Popen(["bash", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                                 cwd=self.workdir, start_new_session=True)
+        self._software = proc
 
         def pump():
             for raw in iter(proc.stdout.readline, b""):
@@ -370,6 +462,7 @@ class Agent:
                 break
             time.sleep(float(self.config.get("software_poll", 2)))
         reader.join(timeout=30)
+        self._software = None
         self.upload_spack_log(spack_log)
         if rc != 0:
             raise StepFailed("the Spack install script failed (exit status %d); see the log tail" % rc)
@@ -408,6 +501,25 @@ class Agent:
                                                                                        " / ".join(tail)))
         self.log("%d package checks passed" % len(results))
 
+    def stop_software(self):
+        """End the install script and everything it started (its own process group)."""
+        proc, self._software = self._software, None
+        if proc is None or proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(proc.pid, sig)
+            except OSError:
+                return
+            try:
+                proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        self.log("stopped the Spack install (process group %d)" % proc.pid)
+        paths = self.config.get("paths", {})
+        self.upload_spack_log(os.path.join(paths.get("log_dir", "/var/log/pctl"), "spack-install.log"))
+
     def upload_spack_log(self, path):
         try:
             size = os.path.getsize(path)
@@ -440,11 +552,15 @@ class Agent:
                         "/var/tmp/spack-stage*", "/root/.cache/spack"):
             full = pattern if pattern.startswith(software_root) else self.path(pattern)
             done += self._remove(full)
-        # ParallelCluster's own pre-image cleanup when present (on its official AMIs)
-        if root == "/" and os.access("/usr/local/sbin/ami_cleanup.sh", os.X_OK):
-            r = subprocess.run(["/usr/local/sbin/ami_cleanup.sh"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # ParallelCluster's own pre-image cleanup (on its official AMIs), as its build-image runs it
+        done += self._remove(self.path("/opt/parallelcluster/system_info"))
+        cleanup = self.path("/usr/local/sbin/ami_cleanup.sh")
+        if os.access(cleanup, os.X_OK):
+            r = subprocess.run([cleanup, "false"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             self._output(r.stdout)
             done.append("ami_cleanup.sh" + ("" if r.returncode == 0 else " (exit %d)" % r.returncode))
+            if r.returncode != 0:
+                raise StepFailed("ParallelCluster's ami_cleanup.sh failed (exit status %d)" % r.returncode)
         # OS package caches, cloud-init state, the journal
         for cmd in (["dnf", "clean", "all"], ["apt-get", "clean"], ["cloud-init", "clean", "--logs"],
                     ["journalctl", "--rotate"], ["journalctl", "--vacuum-time=1s"]):
@@ -533,15 +649,67 @@ class Agent:
             return "/" + p[len(root.rstrip("/")) + 1:]
         return p
 
-    def step_image(self):
+    # ---------------------------------------------------------------- a consistent image without a reboot
+    def quiesce(self):
+        """Stop what writes to the disk, flush the journal and the page cache."""
+        stopped = []
+        if shutil.which("systemctl") and self.config.get("quiesce", True):
+            for unit in QUIESCE_UNITS:
+                if subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode == 0:
+                    r = subprocess.run(["systemctl", "stop", unit], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                    if r.returncode == 0:
+                        stopped.append(unit)
+                    else:
+                        self.log("could not stop %s" % unit, "warning")
+        if shutil.which("journalctl"):
+            subprocess.run(["journalctl", "--sync", "--flush"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if hasattr(os, "sync"):
             os.sync()
+        self.state["quiesced"] = stopped
+        self.log("stopped before imaging: %s; disks synced" % (", ".join(stopped) or "nothing was running"))
+
+    def freeze(self):
+        """fsfreeze the root file system (when it is a mount point); a watchdog thaws it."""
+        root = self.path("/")
+        tool = self.config.get("freeze_command") or shutil.which("fsfreeze")
+        if not self.config.get("freeze", True) or not tool or not _is_mount_point(root):
+            self.log("root file system not frozen (%s)" % ("disabled" if not self.config.get("freeze", True) else
+                                                           "no fsfreeze" if not tool else root + " is not a mount point"))
+            return False
+        r = subprocess.run([tool, "--freeze", root], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            self.log("could not freeze %s (%s); imaging a synced, quiet disk" % (root, r.stdout.decode(errors="replace")
+                                                                                .strip()), "warning")
+            return False
+        self._frozen = (tool, root)
+        limit = float(self.config.get("freeze_timeout", 120))
+        threading.Thread(target=self._thaw_later, args=(limit,), name="thaw-watchdog", daemon=True).start()
+        self.log("froze %s until the snapshots have started (at most %d s)" % (root, int(limit)))
+        return True
+
+    def _thaw_later(self, limit):
+        time.sleep(limit)
+        if self._frozen:
+            self._append("%s [image] warning: thawing after %d s (watchdog)" % (now_iso(), int(limit)))
+            self.thaw()
+
+    def thaw(self):
+        frozen, self._frozen = self._frozen, None
+        if frozen:
+            tool, root = frozen
+            subprocess.run([tool, "--unfreeze", root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.log("thawed %s" % root)
+
+    def step_image(self):
+        self.quiesce()
         name = self.config["ami_name"]
         tags = [{"Key": k, "Value": str(v)} for k, v in sorted(self.config.get("tags", {}).items())]
         args = dict(InstanceId=self.instance_id, Name=name, NoReboot=True,
                     Description=self.config.get("ami_description", "pctl " + self.build_id)[:255])
         tag_snapshots_after = False
         both = [{"ResourceType": "image", "Tags": tags}, {"ResourceType": "snapshot", "Tags": tags}]
+        frozen = self.freeze()
+        image = None
         try:
             image = self.ec2_once.create_image(TagSpecifications=both, **args)
         except Exception as exc:
@@ -556,8 +724,20 @@ class Agent:
                          "creation", "warning")
                 image = self.ec2.create_image(TagSpecifications=[{"ResourceType": "image", "Tags": tags}], **args)
                 tag_snapshots_after = True
+        finally:
+            if image is None:  # CreateImage failed: nothing to wait for
+                self.thaw()
         self.image_id = image["ImageId"]
-        self.log("creating image %s (%s), NoReboot: the disk is synced and the build is quiet" % (self.image_id, name))
+        if frozen:  # the snapshots are point-in-time once EC2 has started them
+            started = time.time()
+            while time.time() - started < float(self.config.get("freeze_timeout", 120)) - 5:
+                img = (self.ec2.describe_images(ImageIds=[self.image_id])["Images"] or [{}])[0]
+                if [b for b in img.get("BlockDeviceMappings", []) if b.get("Ebs", {}).get("SnapshotId")]:
+                    break
+                time.sleep(1)
+            self.thaw()
+        self.log("creating image %s (%s), NoReboot: writers stopped, disks synced%s" % (
+            self.image_id, name, ", root frozen until the snapshots started" if frozen else ""))
         self.save_state(ami_id=self.image_id, ami_name=name, ami_state="pending")
         deadline = time.time() + float(self.config.get("image_timeout", 3 * 3600))
         poll = float(self.config.get("image_poll", 15))
@@ -603,10 +783,10 @@ class Agent:
 
     def finish_failed(self, exc):
         step = self.step
-        if isinstance(exc, StepFailed):
+        if isinstance(exc, (StepFailed, Stopped)):
             message = str(exc)
         elif isinstance(exc, KeyboardInterrupt):
-            message = "interrupted"
+            message = "interrupted (SIGINT)"
         else:
             message = "%s: %s" % (type(exc).__name__, exc)
             self._append(traceback.format_exc().rstrip("\n"))
@@ -691,7 +871,44 @@ class Agent:
         except Exception as exc:
             self.log("webhook notification failed: %s" % exc, "warning")
 
+    def release(self):
+        """Remove what only this build used: its inputs (with the webhook URL) and its IAM access."""
+        done, problems = [], []
+        if self.s3 is not None and self.config:
+            try:
+                self.s3.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": self.key(n)} for n in INPUTS], "Quiet": True})
+                done.append("inputs (" + ", ".join(INPUTS) + ")")
+            except Exception as exc:
+                problems.append("inputs: %s" % exc)
+        role = self.config.get("role_name") if self.config else None
+        if role and self.config.get("release_iam", True):
+            import boto3
+
+            iam = boto3.client("iam", region_name=self.region)
+            # the policy last: it is what allows these calls
+            for what, call, kw in (
+                    ("instance profile", iam.remove_role_from_instance_profile,
+                     {"InstanceProfileName": role, "RoleName": role}),
+                    ("instance profile", iam.delete_instance_profile, {"InstanceProfileName": role}),
+                    ("role policy", iam.delete_role_policy, {"RoleName": role,
+                                                             "PolicyName": self.config.get("policy_name", "pctl-build")})):
+                try:
+                    call(**kw)
+                    if what not in done:
+                        done.append(what)
+                except Exception as exc:
+                    if "NoSuchEntity" not in str(exc):
+                        problems.append("%s: %s" % (what, exc))
+        line = "released: %s" % (", ".join(done) or "nothing")
+        if problems:
+            line += "; could not release: %s (pctl ami cleanup removes them)" % "; ".join(problems)
+        self.log(line)
+        self.upload_log(force=True)
+
     def terminate_self(self):
+        # After release() the role has no permission left: TerminateInstances is refused on EC2 and the
+        # halt below ends the instance (InstanceInitiatedShutdownBehavior=terminate).
         if self.ec2 is not None and self.instance_id and self.config.get("terminate", True):
             try:
                 self.ec2.terminate_instances(InstanceIds=[self.instance_id])
@@ -718,6 +935,19 @@ def webhook_allowed(url):
     if u.scheme == "https" and u.hostname:
         return True
     return u.scheme == "http" and u.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def _is_mount_point(path):
+    """os.path.ismount, or a bind mount (same device as its parent) listed in the mount table."""
+    if os.path.ismount(path):
+        return True
+    want = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            points = [line.split()[4].replace("\\040", " ") for line in f if len(line.split()) > 4]
+    except OSError:
+        return False
+    return want in points
 
 
 def _rotated(name):

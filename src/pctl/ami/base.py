@@ -65,5 +65,6 @@ def find_base_image(aws, os_name: str, arch: str, pcluster_version: str, owners:
     for bdm in img.get("BlockDeviceMappings", []):
         if bdm.get("DeviceName") == root_dev and bdm.get("Ebs", {}).get("VolumeSize"):
             root_gb = int(bdm["Ebs"]["VolumeSize"])
+    tags = {t["Key"]: t["Value"] for t in img.get("Tags", []) or []}
     return {"image_id": img["ImageId"], "name": img.get("Name", ""), "created": img.get("CreationDate", ""),
-            "root_device": root_dev, "root_gb": root_gb, "owner": img.get("OwnerId", "")}
+            "root_device": root_dev, "root_gb": root_gb, "owner": img.get("OwnerId", ""), "tags": tags}

@@ -144,16 +144,15 @@ def _start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, ca
     records = [r for r in records if r.get("action") != "reused"]  # estimates learn from real builds only
     # 3. launch
     arch = t.arch
-    instance_type = opts.instance_type or DEFAULT_INSTANCE_TYPE[arch]
-    from pctl.template import rules
-
-    if rules.instance_arch(instance_type) != arch:
-        raise UsageError(f"--instance-type {instance_type} is {rules.instance_arch(instance_type)}, but the template's "
-                         f"instance types are {arch}: the AMI must be built on {arch}")
+    target = prepared.software.build_target if prepared.software is not None else None
+    instance_type = builder_instance_type(opts.instance_type, arch, target)
     base = find_base_image(aws, t.cluster.os, arch, pc_version)
     raw = prepared.estimate.total_minutes if prepared.estimate is not None else 0.0
     est = estimates.plan(raw, records)
     lifetime = estimates.lifetime_minutes(est["total_minutes"], opts.max_hours)
+    problem = estimates.lifetime_problem(est["total_minutes"], lifetime, opts.max_hours)
+    if problem and problem.level == "error":
+        raise UsageError(problem.message, hint=problem.hint)
     volume = estimates.volume_gb(base["root_gb"], prepared.estimate)
     _say(progress, f"estimate: {estimates.describe(est)}")
     from pctl.cost.lifecycle import build_cost  # issue 15: what the build costs
@@ -161,6 +160,10 @@ def _start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, ca
 
     base_info["cost"] = build_cost(aws.region, instance_type, est["total_minutes"], volume, lifetime)
     _say(progress, build_cost_line(base_info["cost"]))
+    if problem:
+        _say(progress, f"warning: {problem.message} ({problem.hint})")
+    if target:
+        _say(progress, f"CPU target: {target} (builder {instance_type})")
     _say(progress, f"base image: {base['image_id']} ({base['name']})")
     return launch(aws, opts, prepared, store=store, base=base, est=est, lifetime=lifetime, volume=volume,
                   instance_type=instance_type, pc_version=pc_version, base_info=base_info, progress=progress)
@@ -203,12 +206,65 @@ def _image_tags(aws, ami_id: str) -> dict:
     return {t["Key"]: t["Value"] for t in (imgs[0].get("Tags", []) if imgs else [])}
 
 
-def ami_tags(*, build_id, name, prepared, pc_version) -> dict:
+def builder_instance_type(requested: str | None, arch: str, target: str | None) -> str:
+    """The builder's instance type: one whose CPU runs the target (Spack runs what it builds: tests,
+    configure checks), of the template's architecture."""
+    from pctl.template import rules, targets
+
+    if requested is None:
+        return (targets.builder_type(target) if target else None) or DEFAULT_INSTANCE_TYPE[arch]
+    if rules.instance_type_problem(requested):
+        raise UsageError(f"--instance-type: {rules.instance_type_problem(requested)}")
+    if rules.instance_arch(requested) != arch:
+        raise UsageError(f"--instance-type {requested} is {rules.instance_arch(requested)}, but the template's "
+                         f"instance types are {arch}: the AMI must be built on {arch}")
+    cpu = targets.cpu_of(requested)
+    if target and cpu and not targets.runs_on(target, cpu):
+        raise UsageError(f"--instance-type {requested} ({targets.CPU_NAMES.get(cpu, cpu)}) cannot run code built for "
+                         f"the template's CPU target {target}",
+                         hint=f"leave --instance-type out (pctl picks {targets.builder_type(target)}) or choose a newer "
+                              "instance type")
+    return requested
+
+
+def pcluster_image_id(name: str) -> str:
+    """ParallelCluster's image id grammar: a letter, then letters, digits and hyphens (at most 128)."""
+    import re
+
+    s = re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")
+    if not s or not s[0].isalpha():
+        s = "pctl-" + s
+    return s[:128]
+
+
+def pcluster_tags(*, name: str, os_name: str, pc_version: str, base: dict | None) -> dict:
+    """The tags ParallelCluster's own ``build-image`` gives an image (its CustomAmiTagValidator and
+    AmiOsCompatibleValidator read version, build status and OS), plus the base image's component
+    versions (kernel, EFA, Slurm, ...) that its ParallelClusterTag step recorded on the parent."""
+    tags = {}
+    for k, v in ((base or {}).get("tags") or {}).items():
+        if k.startswith("parallelcluster:") and k.endswith(("_version", "bootstrap_file")):
+            tags[k] = v
+    tags.update({
+        "parallelcluster:version": pc_version,
+        "parallelcluster:os": os_name,
+        "parallelcluster:build_status": "available",  # only ever seen once available; a failed build is removed
+        "parallelcluster:image_id": pcluster_image_id(name),
+        "parallelcluster:image_name": name,
+    })
+    if base and base.get("image_id"):
+        tags["parallelcluster:parent_image"] = base["image_id"]
+    return tags
+
+
+def ami_tags(*, build_id, name, prepared, pc_version, base: dict | None = None) -> dict:
+    from pctl.software.manifest import fit_tags, manifest_tags
     from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
     from pctl.template.fingerprint import packages_digest
 
     t = prepared.template
-    return {
+    target = prepared.software.build_target if prepared.software is not None else None
+    tags = {
         "Name": name,
         "pctl:managed": "true",
         "pctl:build-id": build_id,
@@ -221,7 +277,12 @@ def ami_tags(*, build_id, name, prepared, pc_version) -> dict:
         "pctl:spack-release": PINNED_SPACK_RELEASE,
         "pctl:packages-release": PINNED_PACKAGES_RELEASE,
         "pctl:packages-digest": packages_digest(t),
+        "pctl:modules": t.software.modules,
     }
+    if target:
+        tags.update(manifest_tags(t.software.spack_packages, target))  # what the image holds (layers.py)
+    tags.update(pcluster_tags(name=name, os_name=t.cluster.os, pc_version=pc_version, base=base))
+    return fit_tags(tags)
 
 
 def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, est: dict, lifetime: int, volume: int,
@@ -251,7 +312,7 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
     check_script, check_marker = builder_check(t, sw_options)
     created = utcnow()
     deadline = created + timedelta(minutes=lifetime)
-    tags = ami_tags(build_id=build_id, name=name, prepared=prepared, pc_version=pc_version)
+    tags = ami_tags(build_id=build_id, name=name, prepared=prepared, pc_version=pc_version, base=base)
     bucket = ensure_bucket(aws)
     store.bucket = bucket
     prefix = prefix_of(build_id)
@@ -260,6 +321,7 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
         "step": "launch", "os": t.cluster.os, "arch": t.arch, "packages": list(t.software.spack_packages),
         "package_count": len(t.software.spack_packages), "packages_digest": tags["pctl:packages-digest"],
         "spack_release": tags["pctl:spack-release"], "packages_release": tags["pctl:packages-release"],
+        "target": tags.get("pctl:target"),
         "base_ami": base["image_id"], "base_ami_name": base["name"], "instance_type": instance_type,
         "volume_gb": volume, "lifetime_minutes": lifetime, "deadline": iso(deadline), "created_at": iso(created),
         "bucket": bucket, "prefix": prefix, "estimate": est, "pctl_version": __version__,
@@ -274,6 +336,7 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
         "check_script": "check.sh", "check_marker": check_marker,
         "disk_gb_needed": volume - base["root_gb"], "upload_interval": 20, "progress_interval": 5,
         "image_poll": 15, "image_timeout": 3 * 3600, "deadline": iso(deadline),
+        "role_name": iam.role_name(build_id), "policy_name": iam.POLICY_NAME,
     }
     user_data = render_user_data(build_id=build_id, bucket=bucket, prefix=prefix, region=aws.region,
                                  lifetime_minutes=lifetime, workdir=_under(root, WORKDIR))
@@ -409,6 +472,21 @@ def _rollback(aws, store: BuildStore, build_id: str, role: str | None, instance_
     except Exception as exc:
         problems.append(f"s3 inputs of {build_id}: {exc}")
     return problems
+
+
+def finish_ended(aws, record: dict) -> list[str]:
+    """For `pctl ami status`: an ended build's leftovers (the role its agent emptied, inputs it could not
+    delete) are removed by the first pctl command that sees the end. Best effort, quiet."""
+    from pctl.ami.store import TERMINAL
+
+    if record.get("status") not in TERMINAL or not record.get("build_id"):
+        return []
+    if (record.get("failure") or {}).get("reconciled"):
+        return []  # the agent never recorded an end (its builder may still run): pctl ami cleanup decides
+    try:
+        return finish(aws, record)
+    except Exception as exc:  # read-only credentials: status still works
+        return [str(exc)]
 
 
 def finish(aws, record: dict) -> list[str]:

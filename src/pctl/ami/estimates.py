@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
 from datetime import datetime
 
 #: minutes of the steps that do not depend on the software (ballpark on current EC2)
@@ -21,6 +22,7 @@ ORDER = ("launch", "prepare", "software", "check", "hygiene", "image")
 RATIO_BOUNDS = (0.2, 5.0)
 MAX_SAMPLES = 20
 DEFAULT_MAX_HOURS = 8.0
+MAX_HOURS = 48.0  # the most --max-hours accepts
 MIN_LIFETIME = 60
 
 
@@ -67,6 +69,37 @@ def lifetime_minutes(total_minutes: float, max_hours: float = DEFAULT_MAX_HOURS)
     """The builder's hard limit: twice the estimate, at least an hour, at most max_hours."""
     cap = int(max_hours * 60)
     return max(1, min(cap, max(MIN_LIFETIME, math.ceil(total_minutes * 2))))
+
+
+@dataclass(frozen=True)
+class LifetimeProblem:
+    level: str  # "error" | "warning"
+    message: str
+    hint: str
+
+
+#: Below this multiple of the estimate, the limit is accepted with a warning.
+LIFETIME_MARGIN = 1.25
+
+
+def lifetime_problem(total_minutes: float, lifetime: int, max_hours: float) -> LifetimeProblem | None:
+    """A lifetime limit below the estimate would halt the builder before the image is made: refused,
+    with the numbers. A limit with little margin over the estimate is a warning."""
+    need_hours = math.ceil(total_minutes * 2 / 60 * 2) / 2  # twice the estimate, in half hours
+    if lifetime < total_minutes:
+        hint = (f"pass --max-hours {need_hours:g} (twice the estimate)" if need_hours <= MAX_HOURS else
+                f"the estimate exceeds what one build may take ({MAX_HOURS:g} h): split the software into two "
+                "AMIs (a base AMI, then a template that adds to it)")
+        return LifetimeProblem("error", (
+            f"the build is estimated at {fmt_minutes(total_minutes)}, but its lifetime limit would be "
+            f"{fmt_minutes(lifetime)} (--max-hours {max_hours:g}): the builder would halt before the image is made"),
+            hint)
+    if lifetime < total_minutes * LIFETIME_MARGIN:
+        return LifetimeProblem("warning", (
+            f"the lifetime limit ({fmt_minutes(lifetime)}, --max-hours {max_hours:g}) leaves little margin over the "
+            f"estimate ({fmt_minutes(total_minutes)})"),
+            f"--max-hours {min(need_hours, MAX_HOURS):g} gives it twice the estimate")
+    return None
 
 
 def volume_gb(base_root_gb: int, estimate) -> int:

@@ -11,12 +11,16 @@ resources literally:
   new image and snapshots are tagged with that id at creation; ``CreateTags`` only as part of that
   ``CreateImage``; ``DeregisterImage``/``DeleteSnapshot``/``TerminateInstances`` only on resources
   tagged with that id. ``Describe*`` (read-only; EC2 has no resource-level permissions for them).
-* Nothing else: no IAM, no SSM, no other service, no passing roles.
+* When the build ends: delete its own inputs (``agent.py``, ``software-install.sh``, ``config.json``
+  with the webhook URL), and give up its own access: remove the role from its instance profile,
+  delete that profile, delete the role's policy (last). Only on this build's role and profile.
+* Nothing else: no other IAM action, no SSM, no other service, no passing roles.
 
-It is created at launch (path ``/pctl/``, name ``pctl-build-<id>``, tagged) and deleted when the
-build ends: by the watching ``pctl ami build``, else by ``pctl ami cleanup`` (a detached build ends
-with no pctl process alive, and a role cannot remove its own last permission). A leftover role is
-inert: only EC2 can assume it, and its policy names resources of a build that is over.
+It is created at launch (path ``/pctl/``, name ``pctl-build-<id>``, tagged). When the build ends the
+agent empties it (profile and policy gone), and the watching ``pctl ami build`` (attached), ``pctl ami
+status`` or ``pctl ami cleanup`` deletes the emptied role: a role cannot delete itself (IAM refuses to
+delete a role that still has a policy, and without one it may call nothing). An emptied role is inert:
+it has no permission, and no instance profile to launch with.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ ROLE_PATH = "/pctl/"
 ROLE_PREFIX = "pctl-build-"
 POLICY_NAME = "pctl-build"
 WRITABLE = ("state.json", "progress.json", "build.log", "spack-install.log")
+#: The build's inputs, which the agent deletes when the build ends (config.json holds the webhook URL).
+INPUTS = ("agent.py", "software-install.sh", "config.json")
 
 
 def partition(region: str) -> str:
@@ -83,6 +89,12 @@ def builder_policy(build_id: str, bucket: str, region: str, account: str) -> dic
          "Condition": own},
         {"Sid": "EndItself", "Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": instance,
          "Condition": own},
+        {"Sid": "RemoveOwnInputs", "Effect": "Allow", "Action": "s3:DeleteObject",
+         "Resource": [prefix + name for name in INPUTS]},
+        {"Sid": "ReleaseOwnAccess", "Effect": "Allow",
+         "Action": ["iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile", "iam:DeleteRolePolicy"],
+         "Resource": [f"arn:{p}:iam::{account}:role{ROLE_PATH}{role_name(build_id)}",
+                      f"arn:{p}:iam::{account}:instance-profile{ROLE_PATH}{role_name(build_id)}"]},
     ]}
 
 

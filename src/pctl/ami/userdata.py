@@ -91,9 +91,20 @@ if [ "$fetched" != 1 ]; then
     exit 1
 fi
 
-"$PCTL_PY" "$PCTL_WORKDIR/agent.py" --build-id "$PCTL_BUILD_ID" --bucket "$PCTL_BUCKET" \\
-    --prefix "$PCTL_PREFIX" --region "$PCTL_REGION" --workdir "$PCTL_WORKDIR"
-rc=$?
+agent=("$PCTL_PY" "$PCTL_WORKDIR/agent.py" --build-id "$PCTL_BUILD_ID" --bucket "$PCTL_BUCKET"
+       --prefix "$PCTL_PREFIX" --region "$PCTL_REGION" --workdir "$PCTL_WORKDIR")
+if command -v systemd-run >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    # A unit of its own, ordered after the network: when the instance shuts down (the lifetime limit,
+    # a stop or terminate) systemd stops the agent (SIGTERM) while the network is still up, and waits
+    # for it to record the end, notify and undo. Under cloud-init's unit it would be killed last.
+    systemd-run --unit "pctl-build-agent" --collect --wait --pipe --quiet \\
+        --property=After=network-online.target --property=Wants=network-online.target \\
+        --property=KillMode=mixed --property=TimeoutStopSec=240 --setenv=HOME=/root -- "${{agent[@]}}"
+    rc=$?
+else
+    "${{agent[@]}}"
+    rc=$?
+fi
 # The agent terminates the instance itself; this is the backstop if it could not.
 pctl_log "agent exited with status $rc; halting"
 shutdown -h now

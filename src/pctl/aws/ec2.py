@@ -69,6 +69,28 @@ def image_tags(img: dict) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in img.get("Tags", []) or []}
 
 
+def tags_of(resource: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", []) or []}
+
+
+def find_image(aws, ref: str) -> dict | None:
+    """The newest available image for ``ref``: an AMI id, or the name given to ``pctl ami build --name``
+    (its ``pctl:name`` tag, also written ``ami-NAME``), or an image name in this account."""
+    from pctl.template import rules
+
+    if rules.AMI_ID_RE.fullmatch(ref):
+        img = image(aws, ref)
+        imgs = [img] if img else []
+    else:
+        names = [ref] + ([ref[4:]] if ref.startswith("ami-") else [])
+        imgs = own_images(aws, [{"Name": "tag:pctl:name", "Values": names}]) or \
+            own_images(aws, [{"Name": "name", "Values": names}])
+    imgs = [i for i in imgs if i.get("State", "available") == "available"]
+    if not imgs:
+        return None
+    return sorted(imgs, key=lambda i: i.get("CreationDate", ""))[-1]
+
+
 def image_root_gb(img: dict) -> int | None:
     """Size of the image's root snapshot (what RootVolumeSizeValidator compares with)."""
     root = img.get("RootDeviceName")

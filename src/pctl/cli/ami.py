@@ -194,11 +194,14 @@ def status(build_id, watch, notify, interval, retry_for, profile, region, as_jso
     except AwsError as exc:
         raise _unknown(exc, build_id or "latest") from None
     if watch:
-        return _watch(aws, bid, interval=interval, notify=notify, as_json=as_json, retry_for=retry_for)
+        return _watch(aws, bid, interval=interval, notify=notify, as_json=as_json, retry_for=retry_for, finish=True)
     try:
         v = st.load(aws, bid)
     except AwsError as exc:
         raise _unknown(exc, bid) from None
+    from pctl.ami.builder import finish_ended
+
+    finish_ended(aws, v)  # the ended build's emptied role (a role cannot delete itself)
     if as_json:
         emit_json(_public(v))
     else:

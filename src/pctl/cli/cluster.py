@@ -149,6 +149,11 @@ def status(name, profile, region, as_json):
     if s.get("users"):
         click.echo(f"  users      {', '.join(u['name'] for u in s['users'][:10])}"
                    + (f" and {len(s['users']) - 10} more" if len(s["users"]) > 10 else ""))
+    plan = s.get("software_plan") or {}
+    if plan.get("summary"):
+        click.echo(f"  packages   {plan['summary']} (CPU target {plan.get('target')})")
+        if plan.get("at_boot") and plan.get("mode") == "layer":
+            click.echo(f"             installed at boot: {', '.join(plan['at_boot'])}")
     sw = s["software"]
     if sw:
         click.echo(f"  software   {sw.get('step', '?')} ({sw.get('status', '?')}): {sw.get('packages_done', '?')} of "

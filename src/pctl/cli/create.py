@@ -11,7 +11,8 @@ from pctl.cli.common import emit_json, json_option, template_option, yes_option
 @template_option()
 @click.option("--name", default=None, help="Cluster name (overrides cluster.name in the template).")
 @click.option("--custom-ami", default=None, metavar="AMI",
-              help="AMI id, or the name given to 'pctl ami build --name' (software already installed).")
+              help="AMI id, or the name given to 'pctl ami build --name'. The packages it holds are used; only "
+                   "the template's other packages are installed at boot, on top of the AMI's Spack.")
 @click.option("--key-name", default=None, help="EC2 key pair for SSH (overrides cluster.key_name).")
 @click.option("--subnet-id", default=None, help="Use an existing subnet instead of the pctl network.")
 @click.option("--region", default=None, help="AWS region (overrides cluster.region and AWS_REGION).")

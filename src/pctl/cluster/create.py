@@ -192,6 +192,13 @@ def resolve_decisions(prepared, opts, *, profile=None, catalog=None, use_catalog
     if prepared.custom_ami:
         img = resolve_image(aws, prepared.custom_ami, pc_version)
         ami = AmiChoice(img["ImageId"], "custom", root_gb=ec2.image_root_gb(img), tags=ec2.image_tags(img))
+        from pctl.software.lookup import manifest_for  # install at boot only what the AMI lacks
+
+        prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog,
+                           ami=(img["ImageId"], manifest_for(aws, img["ImageId"], ami.tags, name=img.get("Name", ""))))
+        say(f"software: {prepared.software.summary()} (AMI {img['ImageId']})")
+        for w in prepared.software.warnings:
+            say(f"warning: {w}")
     elif prepared.software_mode == "boot":
         img = find_matching_image(aws, prepared.fingerprint, pc_version)
         if img is not None:
@@ -202,7 +209,7 @@ def resolve_decisions(prepared, opts, *, profile=None, catalog=None, use_catalog
             raise PctlError(f"{prepared.ref.display} installs its software from an AMI (software.install: ami), and "
                             f"no AMI has this software yet (fingerprint {prepared.fingerprint[:12]}, ParallelCluster "
                             f"{pc_version})", hint=f"build it once: pctl ami build -t {opts.template}")
-    if ami.image_id and prepared.software_mode != "ami":
+    if ami.image_id and ami.source == "matching" and prepared.software_mode != "ami":  # found by fingerprint
         prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog, software_mode="ami")
     # who may SSH
     cidr, source = ssh_choice(opts, t)
@@ -403,7 +410,8 @@ def create_cluster(opts, *, catalog=None, use_catalog=True, profile=None, wait=T
                          "network": d.network_plan.get("stack")},
               "validation": messages.translate(result.validation, t, b.rendered.config),
               "plan": plan_dict(prepared, d, b, dry_run=False), "config": b.rendered.config,
-              "config_file": str(saved)}
+              "config_file": str(saved),
+              "software_plan": prepared.software.to_dict() if prepared.software is not None else None}
     if not wait:
         return record
     try:
@@ -501,6 +509,7 @@ def cluster_summary(prepared, rendered, run_id: str = "") -> dict:
     return {
         "template": prepared.ref.name, "fingerprint": prepared.fingerprint, "software_mode": prepared.software_mode,
         "run": run_id, "packages": list(t.software.spack_packages),
+        "software_plan": prepared.software.to_dict() if prepared.software is not None else None,
         "s3_mounts": [{"bucket": m.bucket, "prefix": m.prefix, "mount_point": m.mount_point, "read_only": m.read_only}
                       for m in t.data.s3_mounts],
         "shared_storage": [{"name": s["Name"], "type": s["StorageType"], "mount_point": s["MountDir"]}

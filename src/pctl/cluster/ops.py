@@ -93,6 +93,7 @@ def cluster_status(aws, name: str) -> dict:
         "pcluster_version": info.get("version"), "run": tags.get("pctl:run"),
         "s3_mounts": summary.get("s3_mounts", []), "shared_storage": summary.get("shared_storage", []),
         "users": summary.get("users", []), "packages": summary.get("packages", []),
+        "software_plan": summary.get("software_plan"),  # issue 11: in the AMI / installed at boot
         "failure": info.get("failures") or info.get("failureReason"),
         # issue 15: per-queue node/GPU-hours of the last day, idle timer countdown, cost so far
         **_cost_status(aws, name, tags, sum(nodes.values())),
@@ -110,7 +111,7 @@ def read_software_status(aws, tags: dict, name: str) -> dict | None:
     from pctl.aws.s3 import get_json
     from pctl.cluster.plan import software_status_key
 
-    if tags.get("pctl:software") != "boot":
+    if tags.get("pctl:software") not in ("boot", "layer"):
         return None
     data = get_json(aws, tags.get("pctl:bucket"), software_status_key(name))
     return data if isinstance(data, dict) else None

@@ -49,6 +49,7 @@ class Prepared:
     scripts_digest: str
     warnings: list = field(default_factory=list)
     verdict: object | None = None  # pctl.spack.buildplan.SoftwareVerdict: the same answer validate gives
+    software: object | None = None  # pctl.software.layers.SoftwarePlan (issue 11 hook)
 
     @property
     def cluster_name(self) -> str:
@@ -90,10 +91,12 @@ def default_region(template) -> str | None:
 
 
 def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, software_mode: str | None = None,
-            purpose: str | None = None) -> Prepared:
-    from pctl.render.scripts import ScriptOptions, render_node_scripts
-    from pctl.spack import PINNED_PACKAGES_RELEASE, PINNED_SPACK_RELEASE
+            purpose: str | None = None, ami=None) -> Prepared:
+    """``ami``: (image id, its manifest) once the AMI the cluster boots is known (given or found);
+    the software plan (pctl.software.layers) then says what is in it and what is installed at boot."""
     from pctl.registry.templates import load_valid
+    from pctl.render.scripts import render_node_scripts
+    from pctl.software import layers
     from pctl.template.fingerprint import fingerprint
     from pctl.template.validate import warnings_for
 
@@ -101,8 +104,6 @@ def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, soft
                               purpose=purpose)
     template = result.template
     custom_ami = template.cluster.custom_ami
-    specs = list(template.software.spack_packages)
-    mode = software_mode or ("ami" if custom_ami else ("boot" if specs else "none"))
     from pctl.spack.buildplan import assess
 
     if use_catalog and catalog is None:  # the catalog validation used: the estimate gives the same answer
@@ -113,15 +114,16 @@ def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, soft
         except Exception:
             catalog = None
     verdict = assess(template, catalog=catalog if use_catalog else None, purpose=purpose)
-    est = verdict.estimate
-    scripts = render_node_scripts(template, ScriptOptions(software_mode=mode, spack_release=PINNED_SPACK_RELEASE,
-                                                          packages_release=PINNED_PACKAGES_RELEASE))
+    sw = layers.decide(template, custom_ami=ami[0] if ami else custom_ami, ami=ami[1] if ami else None,
+                       catalog=catalog if use_catalog else None, force_mode=software_mode)
+    scripts = render_node_scripts(layers.layer_template(template, sw), layers.script_options(sw))
     h = hashlib.sha256()
     for name in sorted(scripts):
         h.update(name.encode() + b"\0" + scripts[name].encode() + b"\0")
-    return Prepared(ref=tref, template=template, fingerprint=fingerprint(template), software_mode=mode,
-                    custom_ami=custom_ami, estimate=est, scripts=scripts, scripts_digest=h.hexdigest()[:16],
-                    warnings=warnings_for(result.warnings, mode), verdict=verdict)
+    return Prepared(ref=tref, template=template, fingerprint=fingerprint(template), software_mode=sw.mode,
+                    custom_ami=custom_ami, estimate=sw.estimate if sw.estimate is not None else verdict.estimate,
+                    scripts=scripts, scripts_digest=h.hexdigest()[:16],
+                    warnings=warnings_for(result.warnings, sw.mode), verdict=verdict, software=sw)
 
 
 def software_status_key(cluster_name: str) -> str:
@@ -278,7 +280,7 @@ def build(prepared: Prepared, d: Decisions) -> Build:
         software_mode=prepared.software_mode, account_id=d.account_id, key_name=t.cluster.key_name,
         ssh_allowed_cidr=d.ssh_cidr, custom_ami=d.ami.image_id, ami_root_gb=d.ami.root_gb,
         install_minutes=(prepared.estimate.total_minutes if prepared.estimate is not None and
-                         prepared.software_mode == "boot" else None),
+                         prepared.software_mode in ("boot", "layer") else None),
         status_key=software_status_key(t.cluster.name), run_id=d.run_id, offerings=d.offerings,
         extra_tags=(("pctl:run", d.run_id), ("pctl:bucket", d.bucket),
                     ("pctl:bucket-prefix", run_prefix(t.cluster.name, d.run_id)), ("pctl:os", t.cluster.os))
@@ -304,6 +306,7 @@ def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> d
         "modules": t.software.modules,
         "packages": list(t.software.spack_packages),
     }
+    software.update(prepared.software.to_dict())  # issue 11: target, in the AMI / at boot, summary
     if est is not None:
         software["estimate"] = {
             "total_minutes": round(est.total_minutes, 1),
@@ -339,7 +342,7 @@ def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> d
                      "settings": next((v for k, v in s.items() if k.endswith("Settings")), {})}
                     for s in rendered.config.get("SharedStorage", [])],
         "s3_mounts": [{"bucket": m.bucket, "prefix": m.prefix, "mount_point": m.mount_point,
-                       "read_only": m.read_only} for m in t.data.s3_mounts],
+                       "read_only": m.read_only, "requester_pays": m.requester_pays} for m in t.data.s3_mounts],
         "iam": [{"name": p.name, "role": p.role, "statements": len(p.document["Statement"]),
                  "allows": sorted(f"{a} {r}" for a, r, _c in actions_by_resource(p.document))}
                 for p in rendered.policies],
@@ -361,8 +364,16 @@ def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> d
 
 def dry_run(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, lookup: bool = False,
             profile: str | None = None) -> dict:
-    """Everything create would submit, as data. Without `lookup`: no AWS call, no credentials, no boto3."""
+    """Everything create would submit, as data. Without `lookup`: no credentials needed, and no AWS call unless the
+    template names a custom AMI: then its tags are read when credentials allow (one read-only call), so that the
+    plan makes create's software decision (what the AMI holds, what is installed at boot)."""
     prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog)
+    if prepared.custom_ami and not lookup:
+        from pctl.software.lookup import lookup_for_plan
+
+        prepared = prepare(opts, catalog=catalog, use_catalog=use_catalog,
+                           ami=lookup_for_plan(prepared.custom_ami, default_region(prepared.template) or "us-east-1",
+                                               profile))
     if lookup:
         from pctl.cluster.create import resolve_decisions
 

@@ -310,7 +310,7 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
 
     policies = node_policies(template, region=ctx.region, cluster=ctx.cluster_name, bucket=ctx.scripts_bucket,
                              scripts_prefix=ctx.scripts_prefix,
-                             status_key=ctx.status_key if ctx.software_mode == "boot" else None)
+                             status_key=ctx.status_key if ctx.software_mode in ("boot", "layer") else None)
     part = partition(ctx.region)
 
     def iam_for(role: str) -> dict:
@@ -332,7 +332,7 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
         "Imds": {"Secured": True},
     }
     head_action = {"Script": ctx.script_uri("head.sh"), "Args": ["head"]}
-    if ctx.status_key and ctx.software_mode == "boot":
+    if ctx.status_key and ctx.software_mode in ("boot", "layer"):
         # the head node may write exactly its progress file, nothing else in the bucket (see render.iam)
         head_action["Args"].append(f"s3://{ctx.scripts_bucket}/{ctx.status_key}")
     head_user_actions = template.compute.head_node_custom_actions
@@ -402,9 +402,11 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
     storage = [_storage_entry(s, i) for i, s in enumerate(template.data.shared_storage)]
     sw_gb = None
     timeout = None
-    if ctx.software_mode == "boot":
+    if ctx.software_mode in ("boot", "layer"):
+        from pctl.software.layers import software_mount  # issue 11: a layer mounts beside the AMI's /opt/pctl
+
         sw_gb = software_volume_gb(list(template.software.spack_packages))
-        storage.append({"Name": "pctl-software", "StorageType": "Ebs", "MountDir": SOFTWARE_ROOT,
+        storage.append({"Name": "pctl-software", "StorageType": "Ebs", "MountDir": software_mount(ctx.software_mode),
                         "EbsSettings": {"VolumeType": "gp3", "Size": sw_gb, "Encrypted": True,
                                         "DeletionPolicy": "Delete"}})
         timeout = head_bootstrap_timeout(ctx.install_minutes)

@@ -571,3 +571,41 @@ def parse_spec(text: str, *, allow_anonymous: bool = False) -> Spec:
     """
     _precheck(text)
     return _Parser(text).parse(allow_anonymous)
+
+
+def _node_within(inner: Spec, outer: Spec) -> bool:
+    from pctl.spack.version import VersionError, constraint_within
+
+    if outer.name is not None and inner.name != outer.name:
+        return False
+    if outer.version is not None:
+        if inner.version is None:
+            return False
+        try:
+            if not constraint_within(inner.version, outer.version):
+                return False
+        except VersionError:
+            return False
+    for key, value in outer.variants.items():
+        if inner.variants.get(key) != value:
+            return False
+    for key, value in outer.flags.items():
+        if inner.flags.get(key) != value:
+            return False
+    if outer.compiler_spec is not None:
+        if inner.compiler_spec is None or not _node_within(inner.compiler_spec, outer.compiler_spec):
+            return False
+    return True
+
+
+def spec_within(inner: Spec, outer: Spec) -> bool:
+    """Does every installation of ``inner`` satisfy ``outer``? True when ``inner`` names the same
+    package and constrains at least as much: its versions within ``outer``'s, every variant, flag,
+    compiler and ``^dependency`` that ``outer`` asks for, alike. (``samtools@1.21`` is within
+    ``samtools`` and ``samtools@1.2:``; ``samtools`` is not within ``samtools@1.21``.)"""
+    if not _node_within(inner, outer):
+        return False
+    for dep in outer.dependencies:
+        if not any(_node_within(d, dep) for d in inner.dependencies):
+            return False
+    return True

@@ -450,3 +450,24 @@ def sort_versions(versions: Iterable[str], *, newest_first: bool = True) -> list
     parsed = _parse_declared(versions)
     parsed.sort(key=lambda item: item[1].key, reverse=newest_first)
     return [text for text, _ in parsed]
+
+
+def constraint_within(inner: str, outer: str) -> bool:
+    """Every version ``inner`` allows is one ``outer`` allows (``1.21`` within ``1.2:``; ``1.21``
+    not within ``1.21.1``). Git versions are never within anything but themselves."""
+    if inner == outer:
+        return True
+    a, b = parse_constraint(inner), parse_constraint(outer)
+    if a.is_git or b.is_git:
+        return False
+
+    def covered(e) -> bool:
+        for o in b.elements:
+            if isinstance(e, _Exact):
+                if o.contains(e.version):
+                    return True
+            elif isinstance(o, _Range) and o.lo <= e.lo and e.hi <= o.hi:
+                return True
+        return False
+
+    return all(covered(e) for e in a.elements)

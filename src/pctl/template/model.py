@@ -293,6 +293,12 @@ class Mirror(_Model):
 MirrorEntry = Annotated[Mirror, BeforeValidator(_mirror_entry, json_schema_input_type=Union[MirrorUrl, Mirror])]
 
 
+def _target(value: str) -> str | None:
+    from pctl.template.targets import target_problem
+
+    return target_problem(value)
+
+
 class Software(_Model):
     spack_packages: list[SpackSpec] = Field(default_factory=list, max_length=500)
     mirrors: list[MirrorEntry] = Field(
@@ -304,6 +310,10 @@ class Software(_Model):
         None, description="Where the software is installed: 'boot' (by the head node while the cluster starts; "
                           "must finish within its 4 h bootstrap limit) or 'ami' (baked once with 'pctl ami build'; "
                           "pctl create uses that AMI). Default: 'ami' with cluster.custom_ami, else 'boot'.")
+    target: Optional[Annotated[str, _check(_target)]] = Field(
+        None, description="CPU target (Spack microarchitecture) the software is built for, e.g. x86_64_v3, zen4, "
+                          "neoverse_v1. Default: the most capable target every instance type of the cluster runs. "
+                          "Every instance type must be able to run it.")
 
 class Group(_Model):
     name: GroupName
@@ -327,6 +337,9 @@ class S3Mount(_Model):
     mount_point: MountPoint
     prefix: Optional[Annotated[str, _check(_prefix)]] = None
     read_only: bool = True
+    requester_pays: bool = Field(
+        False, description="The bucket is a Requester Pays bucket: requests carry x-amz-request-payer and your "
+                           "account pays for them and for the data transfer (Mountpoint --requester-pays).")
 
 class SharedStorage(_Model):
     type: Annotated[Literal["efs", "fsx_lustre", "ebs"], BeforeValidator(_storage_type)]

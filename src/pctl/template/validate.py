@@ -192,6 +192,9 @@ def cross_field(data: dict) -> list[Diagnostic]:
     out += _check_users(data)
     out += _check_data(data)
     out += _check_misc(data)
+    from pctl.template.targets import target_diagnostics
+
+    out += target_diagnostics(data)
     return out
 
 

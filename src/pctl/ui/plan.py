@@ -64,7 +64,9 @@ def print_plan(plan: dict, *, looked_up: bool = False) -> None:
         _row("Storage" if i == 0 else "", f"{s['mount_point']:<18} {what}{label}")
     for i, m in enumerate(plan["s3_mounts"]):
         src = f"s3://{m['bucket']}/{m['prefix'] or ''}"
-        _row("S3 mounts" if i == 0 else "", f"{m['mount_point']:<18} {src} ({'read-only' if m['read_only'] else 'read-write'}), every node")
+        rp = ", requester pays: your account pays its requests and transfer" if m.get("requester_pays") else ""
+        _row("S3 mounts" if i == 0 else "",
+             f"{m['mount_point']:<18} {src} ({'read-only' if m['read_only'] else 'read-write'}{rp}), every node")
     if plan["users"]:
         users = ", ".join(f"{u['name']} ({u['uid']}:{u['gid']})" for u in plan["users"][:8])
         more = f" and {len(plan['users']) - 8} more" if len(plan["users"]) > 8 else ""
@@ -73,16 +75,24 @@ def print_plan(plan: dict, *, looked_up: bool = False) -> None:
     sw = plan["software"]
     if sw["packages"]:
         how = {"boot": "installed once at boot on the head node into /opt/pctl (shared with every node)",
-               "ami": "already in the custom AMI; nothing installed at boot",
+               "ami": "all in the custom AMI; nothing installed at boot",
+               "layer": "the rest installed at boot into /opt/pctl-layer (shared), on top of the AMI's Spack",
                "none": ""}[sw["mode"]]
-        _row("Software", f"{len(sw['packages'])} Spack package(s), {how}; Lmod modules name/version ({sw['modules']})")
+        _row("Software", f"{len(sw['packages'])} Spack package(s): {sw.get('summary', '')}")
+        _row("", f"{how}; Lmod modules name/version ({sw['modules']})")
+        if sw.get("target"):
+            _row("CPU target", f"{sw['target']}: {sw.get('target_reason', '')}")
+        if sw["mode"] in ("ami", "layer") and sw.get("in_ami"):
+            _row("", "  in the AMI: " + ", ".join(sw["in_ami"]))
+        if sw["mode"] == "layer":
+            _row("", "  at boot:    " + ", ".join(sw["at_boot"]))
         est = sw.get("estimate")
-        if est and sw["mode"] == "boot":
+        if est and sw["mode"] in ("boot", "layer"):
             _row("", f"install estimate: {est['summary']}")
-        for p in (est or {}).get("packages", [])[:30] if sw["mode"] == "boot" else []:
+        for p in (est or {}).get("packages", [])[:30] if sw["mode"] in ("boot", "layer") else []:
             _row("", f"  {p['name']:<24} ~{p['minutes']:>5.0f} min  {p['how']}")
-        if sw["mode"] != "boot":
-            _row("", "  " + ", ".join(sw["packages"]))
+        for w in sw.get("warnings", []):
+            _row("Warning", w)
     else:
         _row("Software", "none (no spack_packages)")
     for p in plan.get("iam", []):
