@@ -3,7 +3,7 @@ project template that extends it with more packages, and
 
     pctl create -t project-a-genomics --custom-ami ami-lab-2024
 
-against the moto server (ParallelCluster behind a recording seam, as in test_create.py). The AMI carries
+through the real ParallelCluster on the lifecycle moto server (see test_lifecycle.py). The AMI carries
 exactly the tags ``pctl ami build`` gives an image (pctl.ami.builder.ami_tags; test_ami_build.py checks the
 agent puts them on the real image). Checked: the plan and create make the same decision, only the
 missing packages are installed at boot (the uploaded spack.yaml), on a shared /opt/pctl-layer beside the
@@ -12,12 +12,14 @@ AMI's /opt/pctl, and ``pctl status`` says so; an AMI pctl cannot read installs e
 
 from __future__ import annotations
 
+import shutil
+import sys
 from types import SimpleNamespace
 
 import pytest
 from ruamel.yaml import YAML
 
-from pctl.cluster import pcluster_api
+from pctl.aws.pcluster import EMULATOR_SUPPRESSED
 from pctl.cluster.create import create_cluster
 from pctl.cluster.ops import cluster_status
 from pctl.cluster.plan import CreateOptions, dry_run, prepare
@@ -52,42 +54,23 @@ IN_AMI = ["samtools@1.21", "bwa@0.7.18", "bcftools@1.21", "htslib@1.21", "fastqc
 MISSING = ["gatk@4.6.0.0", "star@2.7.11b"]
 
 
-class Backend:
-    """ParallelCluster's create/describe, recorded (moto cannot run its CloudFormation stack)."""
+@pytest.fixture
+def aws(aws_lifecycle_env):
+    pytest.importorskip("pcluster")
+    if shutil.which("node") is None:
+        pytest.skip("ParallelCluster needs Node.js")
+    from pctl.aws import Aws
 
-    def __init__(self):
-        self.clusters, self.calls = {}, []
+    return Aws(region="us-east-1")
 
-    def version(self):
-        return "3.16.1"
 
-    def create_cluster(self, name, config, region, *, dryrun=False, rollback=True, suppress=()):
-        self.calls.append(("create", name, config))
-        self.clusters[name] = {"clusterName": name, "clusterStatus": "CREATE_COMPLETE", "region": region,
-                               "tags": [{"key": t["Key"], "value": t["Value"]} for t in config["Tags"]],
-                               "headNode": {"publicIpAddress": "198.51.100.10", "state": "running",
-                                            "instanceType": config["HeadNode"]["InstanceType"]},
-                               "cloudFormationStackStatus": "CREATE_COMPLETE", "computeFleetStatus": "RUNNING",
-                               "version": "3.16.1",
-                               "scheduler": {"queues": [{"name": q["Name"]} for q in config["Scheduling"]["SlurmQueues"]]}}
-        return pcluster_api.PclusterResult(True, "CREATE_COMPLETE")
-
-    def describe_cluster(self, name, region):
-        return self.clusters.get(name)
-
-    def list_clusters(self, region):
-        return [{"clusterName": n, "clusterStatus": c["clusterStatus"]} for n, c in self.clusters.items()]
+def stacks(aws):
+    return [s["StackName"] for s in aws.client("cloudformation").describe_stacks()["Stacks"]
+            if s["StackStatus"] != "DELETE_COMPLETE"]
 
 
 @pytest.fixture
-def backend(monkeypatch):
-    b = Backend()
-    monkeypatch.setattr(pcluster_api, "backend", b)
-    return b
-
-
-@pytest.fixture
-def lab(tmp_path, monkeypatch, aws, aws_env):
+def lab(tmp_path, monkeypatch, aws):
     """The lab's templates in the current folder and the lab-2024 AMI in the account."""
     from pctl.ami.builder import ami_tags
 
@@ -110,12 +93,17 @@ def lab(tmp_path, monkeypatch, aws, aws_env):
     return SimpleNamespace(dir=tmp_path, ami=ami, tags=tags)
 
 
-def _create(**kw):  # as the student runs it (text output); kw: as_json=True for the CI way
-    return create_cluster(CreateOptions(template="project-a-genomics", custom_ami="ami-lab-2024"),
-                          use_catalog=False, yes=True, poll=0, ssh_cidr="203.0.113.0/24", **kw)
+def _say(msg):
+    print(msg, file=sys.stderr)
 
 
-def test_the_lab_walkthrough_installs_exactly_the_missing_packages(lab, aws, backend, capsys):
+def _create(template="project-a-genomics", ami="ami-lab-2024"):  # as the student runs it (progress on stderr)
+    return create_cluster(CreateOptions(template=template, custom_ami=ami, ssh_cidr="203.0.113.0/24",
+                                        suppress_validators=EMULATOR_SUPPRESSED),
+                          use_catalog=False, yes=True, poll=0.05, say=_say)
+
+
+def test_the_lab_walkthrough_installs_exactly_the_missing_packages(lab, aws, capsys):
     # 1. the plan (dry run, with credentials: it reads the AMI's tags, nothing else)
     plan = dry_run(CreateOptions(template="project-a-genomics", custom_ami="ami-lab-2024"), use_catalog=False)
     sw = plan["plan"]["software"]
@@ -127,7 +115,7 @@ def test_the_lab_walkthrough_installs_exactly_the_missing_packages(lab, aws, bac
     err = capsys.readouterr().err
     assert f"software: {sw['summary']} (AMI {lab.ami})" in err
     assert rec["software"] == "layer" and rec["software_plan"]["at_boot"] == MISSING
-    (_, name, config), = [c for c in backend.calls if c[0] == "create"]
+    name, config = rec["name"], rec["config"]
     assert name == "project-a-cluster" and config["Image"]["CustomAmi"] == lab.ami
     storage = {s["Name"]: s for s in config["SharedStorage"]}
     assert storage["pctl-software"]["MountDir"] == "/opt/pctl-layer"  # beside the AMI's /opt/pctl, not over it
@@ -142,7 +130,7 @@ def test_the_lab_walkthrough_installs_exactly_the_missing_packages(lab, aws, bac
     head = s3.get_object(Bucket=rec["bucket"], Key=rec["prefix"] + "head.sh")["Body"].read().decode()
     assert "PCTL_UPSTREAM=/opt/pctl" in head and "PCTL_MODE=layer" in head
     # 3. pctl status (any machine: from AWS and the cluster record in the bucket)
-    st = cluster_status(aws, backend, name)
+    st = cluster_status(aws, name)
     assert st["software_plan"]["at_boot"] == MISSING and st["software_plan"]["in_ami"] == IN_AMI
     from click.testing import CliRunner
 
@@ -154,7 +142,7 @@ def test_the_lab_walkthrough_installs_exactly_the_missing_packages(lab, aws, bac
     assert "installed at boot: gatk@4.6.0.0, star@2.7.11b" in out.output
 
 
-def test_an_ami_pctl_cannot_read_installs_everything_with_a_warning(lab, aws, backend, capsys):
+def test_an_ami_pctl_cannot_read_installs_everything_with_a_warning(lab, aws, capsys):
     ec2 = aws.client("ec2")
     foreign = ec2.create_image(InstanceId=ec2.run_instances(
         ImageId=ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"], InstanceType="t3.micro",
@@ -163,19 +151,18 @@ def test_an_ami_pctl_cannot_read_installs_everything_with_a_warning(lab, aws, ba
     sw = plan["software"]
     assert sw["mode"] == "boot" and sw["at_boot"] == IN_AMI + MISSING
     assert any("not built by 'pctl ami build'" in w and "installed at boot" in w for w in sw["warnings"])
-    rec = create_cluster(CreateOptions(template="project-a-genomics", custom_ami=foreign), use_catalog=False,
-                         yes=True, poll=0, ssh_cidr="203.0.113.0/24", as_json=True)
+    rec = _create(ami=foreign)
     assert "warning: AMI " in capsys.readouterr().err
-    (_, _, config), = [c for c in backend.calls if c[0] == "create"]
+    config = rec["config"]
     storage = {s["Name"]: s for s in config["SharedStorage"]}
     assert storage["pctl-software"]["MountDir"] == "/opt/pctl" and rec["software"] == "boot"
 
 
-def test_an_ami_built_for_a_cpu_a_queue_cannot_run_is_refused(lab, aws, backend):
+def test_an_ami_built_for_a_cpu_a_queue_cannot_run_is_refused(lab, aws):
     from pctl.errors import PctlError
 
     (lab.dir / "amd.yaml").write_text(PROJECT + "compute:\n  queues:\n    - name: cpu\n"
                                                 "      instance_types: [hpc6a.48xlarge]\n")
     with pytest.raises(PctlError, match=r"built for CPU target x86_64_v4, which hpc6a.48xlarge \(AMD Zen 3\)"):
         dry_run(CreateOptions(template="amd", custom_ami="ami-lab-2024"), use_catalog=False)
-    assert backend.calls == []
+    assert stacks(aws) == []

@@ -203,8 +203,8 @@ def test_load_valid_and_validate_refs_resolve_extends(lab, monkeypatch):
     tref, result = load_valid("student.yaml", use_catalog=False)
     assert result.template.cluster.region == "us-east-1"
     assert fingerprint(result.template) == fingerprint(_ok(lab / "projects/student.yaml").template)
-    (bare,) = validate_refs(["student"], use_catalog=False)  # a bare name is a library/registry name
-    assert bare.result is None and "write -t ./student.yaml" in bare.hint
+    (bare,) = validate_refs(["student"], use_catalog=False)  # no library/registry template: ./student.yaml
+    assert bare.result is not None and bare.result.ok
     (o,) = validate_refs(["./student.yaml"], use_catalog=False)
     assert o.result.ok
     d = o.to_dict(resolved=True)

@@ -273,10 +273,10 @@ def test_resolution_order(team, tmp_path, monkeypatch):
     with pytest.raises(TemplateNotFound, match="no such file") as ei:
         resolve("./starter")  # a path is never a name
     assert "pctl registry get starter -o ./starter" in ei.value.hint
-    (tmp_path / "mine.yaml").write_text(TEMPLATE)
-    with pytest.raises(TemplateNotFound, match="neither a library template nor a registry template") as ei:
-        resolve("mine")
-    assert "write -t ./mine.yaml" in ei.value.hint
+    (tmp_path / "mine.yaml").write_text(TEMPLATE)  # no template has this name: NAME.yaml in this folder
+    assert resolve("mine").origin == "file" and resolve("mine").path.name == "mine.yaml"
+    (tmp_path / "starter.yaml").write_text("")  # ...but a file never shadows a library name
+    assert resolve("starter").origin == "library"
     (tmp_path / "Clusterfile").write_text(TEMPLATE)  # no template has this name: the file of exactly this name
     assert resolve("Clusterfile").origin == "file"
     assert display_for_path(r.path) == "registry:team/chemistry/gromacs"

@@ -11,7 +11,8 @@ Names and files never shadow each other:
   (``team/chemistry/gromacs``, or ``chemistry/gromacs`` when only one source has it). A file of the same name
   in the current folder does not hide it (``pctl registry get starter > starter.yaml`` then
   ``pctl create -t starter`` still means the library's starter). Only when no template has that name is an
-  existing file of exactly that name used; ``NAME.yaml`` beside it is suggested, never picked silently.
+  existing file of exactly that name, or ``NAME.yaml`` in the current folder (the lab's own
+  ``project-a-genomics.yaml`` as ``-t project-a-genomics``), used.
 
 Ambiguous names list the candidates; unknown names suggest close ones.
 
@@ -114,6 +115,10 @@ def resolve(ref: str, *, files: bool = True) -> TemplateRef:
     full = list(dict.fromkeys(full))[:5]
     beside = [Path(ref + ext) for ext in (".yaml", ".yml")] if files else []
     local = next((c for c in beside if c.is_file()), None)
+    if local is not None and "/" not in ref:
+        # no library or registry template has this name: NAME.yaml in this folder is what the person means
+        # (the lab's own project-a-genomics.yaml); a library name is never shadowed by a file (checked above)
+        return TemplateRef(local, str(local), local.stem, "file")
     if local is not None:
         hint = f"to use the file {local}, write -t ./{local}" + (f"; or did you mean: {', '.join(full)}?" if full else "")
     else:

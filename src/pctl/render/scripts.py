@@ -153,6 +153,7 @@ class ScriptOptions:
         """The environment that trusts signing keys: it lists the signed mirrors only."""
         return f"{self.software_root}/{KEYS_ENV_SUBDIR}"
 
+    @property
     def module_cores(self) -> list[str]:
         """MODULEPATH entries pctl adds, first first: the layer's, then the AMI's."""
         return [self.modules_core] + ([f"{self.upstream_root}/{MODULES_SUBDIR}/Core"] if self.upstream_root else [])
