@@ -95,7 +95,7 @@ case "$cmd" in
             printf '#!/bin/sh\necho "%s %s (stand-in)"\n' "$name" "$ver" >"$prefix/bin/$name"
             chmod 0755 "$prefix/bin/$name"
             for pair in @COMMANDS@; do  # the command a package really installs (gromacs: gmx), as pctl check runs it
-                case "$pair" in "$name="*) cp "$prefix/bin/$name" "$prefix/bin/${pair#*=}" ;; esac
+                case "$pair" in "$name=$name") ;; "$name="*) cp "$prefix/bin/$name" "$prefix/bin/${pair#*=}" ;; esac
             done
             echo "[+] $prefix"
         done ;;
@@ -725,7 +725,7 @@ def test_iam_role_is_scoped_to_its_build(aws, aws_env, base_ami, template_file, 
             assert all(f"/builds/{bid}/" in r for r in resources)
             if "s3:DeleteObject" in actions:  # only its own inputs, when the build ends
                 assert actions == ["s3:DeleteObject"] and sorted(r.rsplit("/", 1)[1] for r in resources) == [
-                    "agent.py", "config.json", "software-install.sh"]
+                    "agent.py", "check.sh", "config.json", "software-install.sh"]
         elif any(a.startswith("iam:") for a in actions):  # giving up its own access, nothing else
             assert sorted(actions) == ["iam:DeleteInstanceProfile", "iam:DeleteRolePolicy",
                                        "iam:RemoveRoleFromInstanceProfile"]
@@ -1051,8 +1051,8 @@ def test_a_limit_below_the_estimate_is_refused_with_the_numbers(aws, aws_env, ba
     big.write_text(_many_packages(200))  # about 8.5 h of builds from source
     r = run_pctl("ami", "build", "-t", str(big), "--no-catalog", "--max-hours", "4")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "estimated at 8 h" in r.stderr and "lifetime limit would be 4 h 00 min (--max-hours 4)" in r.stderr
-    assert "--max-hours 17" in r.stderr or "--max-hours 18" in r.stderr
+    assert "estimated at 8 h" in r.stderr and "the AMI builder stops after 4 h (--max-hours 4)" in r.stderr
+    assert "pass --max-hours 17" in r.stderr or "pass --max-hours 18" in r.stderr
     assert instances(aws) == [] and aws.client("iam").list_roles(PathPrefix="/pctl/")["Roles"] == []
 
 

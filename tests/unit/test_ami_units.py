@@ -158,7 +158,7 @@ def test_builder_policy_names_only_its_own_build():
         else:
             assert "b-20260101-120000-abcd" in str(s["Condition"]), s
     deletes = next(s for s in doc["Statement"] if s["Action"] == "s3:DeleteObject")["Resource"]
-    assert sorted(r.rsplit("/", 1)[1] for r in deletes) == ["agent.py", "config.json", "software-install.sh"]
+    assert sorted(r.rsplit("/", 1)[1] for r in deletes) == ["agent.py", "check.sh", "config.json", "software-install.sh"]
     writes = next(s for s in doc["Statement"] if s["Action"] == "s3:PutObject")["Resource"]
     assert sorted(r.rsplit("/", 1)[1] for r in writes) == sorted(iam.WRITABLE)
     tag = next(s for s in doc["Statement"] if s["Action"] == "ec2:CreateTags")
@@ -340,3 +340,11 @@ def test_a_lifetime_limit_below_the_estimate_is_refused(total, max_hours, level)
     if problem:
         assert estimates.fmt_minutes(total) in problem.message and estimates.fmt_minutes(lifetime) in problem.message
         assert "--max-hours" in problem.hint
+
+
+def test_the_agent_the_policy_and_the_builder_name_the_same_inputs():
+    """The agent runs alone on the instance (no pctl import), so its copy of the list is checked here:
+    an input the agent does not delete (check.sh once) stays in the bucket after every build."""
+    from pctl.ami import agent, iam, store
+
+    assert agent.INPUTS == store.INPUTS == iam.INPUTS

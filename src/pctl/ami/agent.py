@@ -102,7 +102,7 @@ QUIESCE_UNITS = (
     "chrony.service", "postfix.service",
 )
 #: Inputs of the build, removed when it ends (config.json holds the webhook URL).
-INPUTS = ("agent.py", "software-install.sh", "config.json")
+INPUTS = ("agent.py", "config.json", "software-install.sh", "check.sh")  # = pctl.ami.store.INPUTS
 SIGNAL_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT", signal.SIGHUP: "SIGHUP"}
 
 

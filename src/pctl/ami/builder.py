@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pctl.ami import estimates
-from pctl.ami.store import BuildStore, iso, prefix_of, utcnow
+from pctl.ami.store import INPUTS, BuildStore, iso, prefix_of, utcnow
 from pctl.aws import aws_errors
 from pctl.errors import PctlError, UsageError
 
@@ -103,7 +103,7 @@ def _start_build(opts: BuildOptions, *, aws=None, profile: str | None = None, ca
 
     verdict = assess(t, catalog=catalog, purpose="ami", ami_max_hours=opts.max_hours)  # validate's answer
     if verdict.problem():
-        raise PctlError(f"{prepared.ref.display}: {verdict.problem()}", hint=verdict.fix(opts.template))
+        raise UsageError(f"{prepared.ref.display}: {verdict.problem()}", hint=verdict.fix(opts.template))
     if not t.software.spack_packages:
         raise PctlError(f"{prepared.ref.display} has no software.spack_packages: there is nothing to bake into an AMI",
                         hint="clusters without Spack packages start from the official ParallelCluster AMI: "
@@ -468,7 +468,7 @@ def _rollback(aws, store: BuildStore, build_id: str, role: str | None, instance_
     if role:
         problems += iam.delete_builder_profile(aws, role)
     try:
-        store.delete(build_id, ["agent.py", "config.json", "software-install.sh", "check.sh"])
+        store.delete(build_id, list(INPUTS))
     except Exception as exc:
         problems.append(f"s3 inputs of {build_id}: {exc}")
     return problems
@@ -497,8 +497,7 @@ def finish(aws, record: dict) -> list[str]:
     if record.get("role_name") or record.get("build_id"):
         problems += iam.delete_builder_profile(aws, record.get("role_name") or iam.role_name(record["build_id"]))
     try:
-        BuildStore(aws, record.get("bucket")).delete(record["build_id"], ["agent.py", "config.json",
-                                                                          "software-install.sh", "check.sh"])
+        BuildStore(aws, record.get("bucket")).delete(record["build_id"], list(INPUTS))
     except Exception as exc:
         problems.append(str(exc))
     return problems

@@ -28,14 +28,14 @@ from __future__ import annotations
 import json
 import time
 
+from pctl.ami.store import INPUTS
 from pctl.aws import aws_errors
 
 ROLE_PATH = "/pctl/"
 ROLE_PREFIX = "pctl-build-"
 POLICY_NAME = "pctl-build"
 WRITABLE = ("state.json", "progress.json", "build.log", "spack-install.log")
-#: The build's inputs, which the agent deletes when the build ends (config.json holds the webhook URL).
-INPUTS = ("agent.py", "software-install.sh", "config.json")
+#: The build's inputs, deleted when it ends: one list (pctl.ami.store.INPUTS) for the agent, policy and builder.
 
 
 def partition(region: str) -> str:

@@ -89,7 +89,15 @@ class SoftwareVerdict:
             return (f"bake the software into an AMI once: pctl ami build -t {source}, then set software.install: ami "
                     "(pctl create uses that AMI) or cluster.custom_ami; or list fewer packages"
                     + (f" (the slowest: {slow})" if slow else ""))
-        return "raise --max-hours, or split the software over two templates (extends:) and build two AMIs"
+        import math
+
+        from pctl.ami.estimates import MAX_HOURS
+
+        need = math.ceil(self.needed_minutes * 2 / 60 * 2) / 2  # twice the estimate, in half hours
+        split = "split the software over two templates (extends:) and build two AMIs"
+        if need <= MAX_HOURS:
+            return f"pass --max-hours {need:g} (twice the estimate), or {split}"
+        return f"the estimate exceeds what one build may take ({MAX_HOURS:g} h): {split}"
 
     def install_text(self) -> str:
         return _fmt(self.install_minutes)
