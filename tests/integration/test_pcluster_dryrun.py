@@ -153,3 +153,18 @@ def test_invalid_counts_rejected_by_pclusters_own_validator(aws_env, needs_pclus
     r = create_cluster(Aws(region="us-east-1"), "minimal", config, dryrun=True, suppress=EMULATOR_SUPPRESSED)
     assert not r.ok
     assert any(m["type"] == "ComputeResourceSizeValidator" for m in r.validation), r.validation
+
+
+def test_as_many_tags_as_validate_allows_pass_pclusters_tag_limit(aws_env, needs_pcluster, tmp_path):
+    """The user's tags plus every tag pctl adds stay within ParallelCluster's limit (its own validator says)."""
+    from pctl.cost.tags import MAX_USER_TAGS, PCTL_CONFIG_TAG_KEYS
+
+    t = tmp_path / "tagged.yaml"
+    t.write_text("cluster:\n  name: tagged\n  region: us-east-1\n  key_name: pctl-test-key\n  project: lab-a\n"
+                 "  tags:\n" + "".join(f"    team-{i:02d}: x\n" for i in range(MAX_USER_TAGS))
+                 + "compute:\n  head_node: t3.large\n  queues:\n    - {name: cpu, instance_types: [c6i.large], max_count: 4}\n")
+    dry, result = judge(str(t))
+    keys = [tag["Key"] for tag in dry["submitted"]["Tags"]]
+    assert len(keys) == len(set(keys)) == MAX_USER_TAGS + len(PCTL_CONFIG_TAG_KEYS)
+    assert {k for k in keys if k.startswith("pctl:")} == set(PCTL_CONFIG_TAG_KEYS)
+    assert result.ok, (result.message, [m for m in result.validation if m["level"] == "ERROR"])

@@ -377,6 +377,17 @@ def test_tags_rules():
     assert "may contain only" in d.message
 
 
+def test_tag_count_leaves_room_for_pctls_own_tags():
+    """ParallelCluster refuses more than 40 tag keys; pctl adds 11 of its own, so 29 are the user's."""
+    def with_tags(n):
+        return VALID.replace("region: us-east-1", "region: us-east-1\n  tags:\n" + "".join(
+            f"    team-{i:02d}: x\n" for i in range(n)))
+
+    assert v(with_tags(29)).ok
+    d = one_error(with_tags(30))
+    assert d.code == "limit" and "30 tags; at most 29" in d.message
+
+
 def test_ssh_cidr_rules():
     assert v(VALID + "networking:\n  ssh_allowed_cidr: 203.0.113.0/24\n").ok
     d = one_error(VALID + "networking:\n  ssh_allowed_cidr: 203.0.113.5/24\n")

@@ -16,6 +16,13 @@ CLUSTER = "pctl:cluster"
 TEMPLATE = "pctl:template"
 PROJECT = "pctl:project"
 COST_TAGS = (CLUSTER, PROJECT, TEMPLATE)
+#: Every key pctl itself puts in a cluster config's Tags (render/pcluster.py and cluster/plan.py).
+PCTL_CONFIG_TAG_KEYS = (CLUSTER, TEMPLATE, PROJECT, "pctl:fingerprint", "pctl:version", "pctl:software",
+                        "pctl:run", "pctl:bucket", "pctl:bucket-prefix", "pctl:os", "pctl:key-name")
+#: ParallelCluster refuses more than 40 tag keys on a compute resource (pcluster.constants.MAX_TAGS_COUNT:
+#: EC2 allows 50, it keeps 10 for its own); what pctl uses leaves the rest to cluster.tags.
+PCLUSTER_MAX_TAGS = 40
+MAX_USER_TAGS = PCLUSTER_MAX_TAGS - len(PCTL_CONFIG_TAG_KEYS)
 
 
 def resource_tags(template, cluster_name: str | None = None, template_name: str | None = None) -> dict[str, str]:

@@ -557,9 +557,12 @@ def _check_misc(data) -> list[Diagnostic]:
     out = _check_os(data)
     tags = _get(data, "cluster", "tags")
     if isinstance(tags, dict):
-        if len(tags) > 40:
-            out.append(error(f"{len(tags)} tags; at most 40 are allowed (ParallelCluster reserves the rest)",
-                             ("cluster", "tags"), code="limit"))
+        from pctl.cost.tags import MAX_USER_TAGS, PCLUSTER_MAX_TAGS, PCTL_CONFIG_TAG_KEYS
+
+        if len(tags) > MAX_USER_TAGS:
+            out.append(error(f"{len(tags)} tags; at most {MAX_USER_TAGS} are allowed (ParallelCluster takes "
+                             f"{PCLUSTER_MAX_TAGS} and pctl adds {len(PCTL_CONFIG_TAG_KEYS)} of its own: "
+                             "pctl:cluster, pctl:project, ...)", ("cluster", "tags"), code="limit"))
         for k, v in tags.items():
             if isinstance(v, str):
                 problem = rules.tag_problem(k, v)
