@@ -201,6 +201,35 @@ def test_preflight_refuses_before_anything_is_made(aws_env, ssh_dir):
     assert leftovers("us-east-1") == NOTHING
 
 
+def test_an_ami_whose_build_is_still_running_is_named_with_its_build(aws_env, ssh_dir):
+    """`pctl ami build --name gromacs-2026 --detach`, then create with --custom-ami gromacs-2026 too early."""
+    import boto3
+
+    from pctl.ami.store import BuildStore
+    from pctl.aws import Aws
+
+    provision("us-east-1")
+    aws = Aws(region="us-east-1")
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=aws.pctl_bucket())
+    store = BuildStore(aws)
+    store.put_json("b-20261204-090000-ab12", "state.json", {"build_id": "b-20261204-090000-ab12", "name": "gromacs-2026",
+                                                             "status": "building", "step": "software"})
+    with pytest.raises(PctlError) as exc:
+        _create("minimal", ami="gromacs-2026")
+    assert "its build b-20261204-090000-ab12 is building (step software)" in exc.value.message
+    assert "pctl ami status b-20261204-090000-ab12 --watch" in exc.value.hint
+    store.put_json("b-20261204-090000-ab12", "state.json", {"build_id": "b-20261204-090000-ab12", "name": "gromacs-2026",
+                                                             "status": "failed", "step": "software"})
+    with pytest.raises(PctlError, match="its build b-20261204-090000-ab12 failed"):
+        _create("minimal", ami="gromacs-2026")
+    with pytest.raises(PctlError, match="no AMI found for 'other-name'"):
+        _create("minimal", ami="other-name")
+    left = leftovers("us-east-1")
+    assert left["bucket_objects"] == ["builds/b-20261204-090000-ab12/state.json"]
+    assert {k: v for k, v in left.items() if k != "bucket_objects"} == {k: v for k, v in NOTHING.items()
+                                                                         if k != "bucket_objects"}
+
+
 def test_expired_or_missing_credentials_are_a_clear_error(aws_env, ssh_dir, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "")

@@ -57,6 +57,17 @@ def resolve_image(aws, ref: str, pcluster_version: str | None) -> dict:
         imgs = ec2.own_images(aws, [{"Name": "tag:pctl:name", "Values": names}]) or \
             ec2.own_images(aws, [{"Name": "name", "Values": names}])
     if not imgs:
+        build = None if rules.AMI_ID_RE.fullmatch(ref) else _build_named(aws, names)
+        if build and build.get("status") != "failed":
+            bid = build["build_id"]
+            raise PctlError(f"AMI {ref!r} is not made yet: its build {bid} is {build.get('status') or 'running'}"
+                            + (f" (step {build['step']})" if build.get("step") else ""),
+                            hint=f"wait for it: pctl ami status {bid} --watch (exit 0 when it is available), then "
+                                 "run this create again")
+        if build:
+            raise PctlError(f"no AMI {ref!r}: its build {build['build_id']} failed",
+                            hint=f"see why: pctl ami status {build['build_id']}; build again: pctl ami build -t "
+                                 f"TEMPLATE --name {ref}")
         raise PctlError(f"no AMI found for {ref!r} in {aws.region}",
                         hint="list pctl AMIs with 'pctl ami list'; build one with 'pctl ami build -t TEMPLATE --name NAME'")
     available = [i for i in imgs if i.get("State", "available") == "available"]
@@ -75,6 +86,18 @@ def resolve_image(aws, ref: str, pcluster_version: str | None) -> dict:
         raise PctlError(f"AMI {img['ImageId']} was built for ParallelCluster {built_for}, but pctl uses {pcluster_version}",
                         hint=f"rebuild it: pctl ami build -t TEMPLATE --force, or install aws-parallelcluster=={built_for}")
     return img
+
+
+def _build_named(aws, names: list[str]) -> dict | None:
+    """The latest `pctl ami build` record with this --name (the image exists only at its end)."""
+    from pctl.ami.store import BuildStore
+
+    try:
+        records = BuildStore(aws).records()
+    except PctlError:
+        return None  # no build bucket, or no right to read it: the plain "no AMI found" stands
+    named = [r for r in records if r.get("name") in names or r.get("ami_name") in names]
+    return named[-1] if named else None
 
 
 def find_matching_ami(aws, fingerprint: str, pcluster_version: str | None) -> str | None:
