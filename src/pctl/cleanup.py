@@ -61,8 +61,11 @@ def plan(aws, *, older_than: dt.timedelta = dt.timedelta(hours=1), networks: boo
             out.append(Leftover("delete-cluster-stack", s["StackName"], why, {"cluster": name}))
     bucket = aws.pctl_bucket()
     names = sorted({k.split("/")[1] for k in list_prefix(aws, bucket, "clusters/") if k.count("/") >= 2})
+    leaving_stacks = {lo.extra["cluster"] for lo in out if lo.kind == "delete-cluster-stack"}
     for name in names:
-        if name not in all_stacks and name not in own:
+        # no cluster, and no pctl stack either or one this cleanup removes first (a young one is a create
+        # in progress: its files stay)
+        if name not in all_stacks and (name not in own or name in leaving_stacks):
             out.append(Leftover("delete-prefix", f"s3://{bucket}/clusters/{name}/",
                                 f"bootstrap files of cluster {name}, which does not exist", {"bucket": bucket,
                                                                                              "prefix": f"clusters/{name}/"}))
