@@ -48,15 +48,19 @@ class MountAccess:
             return []
         return ["--gid", str(self.gid), "--dir-mode", self.dir_mode or "", "--file-mode", self.file_mode or ""]
 
-    def describe(self, read_only: bool) -> str:
-        """Who may read (and write) it, in a few words for the plan."""
-        verb = "readable" if read_only else "writable"
+    def describe(self, read_only: bool, admin: str | None = None) -> str:
+        """Who may use the mount, in a few words for the plan (``admin``: the default OS user)."""
         if self.gid is None:
-            return "readable by every account on the nodes"
+            return "readable by every account"
+        verb = "readable" if read_only else "writable"
+        also = f", {admin}" if admin else ""
         if self.default:
-            return f"{verb} by group {self.group} (gid {self.gid}): every template user"
-        via = f", {self.via_user}'s primary group" if self.via_user and self.via_user != self.group else ""
-        return f"{verb} by group {self.group} (gid {self.gid}{via}) only"
+            who = "every template user"
+        elif self.via_user and self.via_user != self.group:
+            who = f"members ({self.via_user}'s primary group)"
+        else:
+            who = "members"
+        return f"{verb} by group {self.group} (gid {self.gid}, {self.dir_mode}/{self.file_mode}): {who}{also} and root"
 
 
 def node_groups(template) -> list[tuple[str, int]]:
@@ -102,9 +106,19 @@ def mount_access(template, mount) -> MountAccess:
     return MountAccess(group, gid, dir_mode, file_mode, default=group == DEFAULT_GROUP, via_user=via)
 
 
+def mount_access_summary(template, mount) -> dict:
+    """The plan's and status's view of one mount's owner: group, gid, modes and who may use it."""
+    from pctl.template.rules import DEFAULT_USER
+
+    access = mount_access(template, mount)
+    return {"group": access.group, "gid": access.gid,
+            "mode": f"{access.dir_mode}/{access.file_mode}" if access.gid is not None else None,
+            "access": access.describe(mount.read_only is not False, DEFAULT_USER.get(template.cluster.os))}
+
+
 def default_group_used(template) -> bool:
     return any(mount_access(template, m).default for m in template.data.s3_mounts)
 
 
 __all__ = ["DEFAULT_GID", "DEFAULT_GROUP", "MountAccess", "default_group_used", "group_choices", "mount_access",
-           "node_groups"]
+           "mount_access_summary", "node_groups"]
