@@ -277,7 +277,7 @@ def test_uid_1000_warns_system_range():
     assert r.ok and any(w.code == "system-range" for w in r.warnings)
 
 
-@pytest.mark.parametrize("name", ["root", "ec2-user", "slurm", "Alice", "1bob", "a" * 33, "bob;id"])
+@pytest.mark.parametrize("name", ["root", "ec2-user", "slurm", "Alice", "1bob", "a" * 33, "bob;id", "users", "docker"])
 def test_bad_user_names(name):
     assert not v(USERS.replace("name: bob", f"name: {json.dumps(name)}")).ok
 

@@ -81,11 +81,12 @@ def node_groups(template) -> list[tuple[str, int]]:
 def group_choices(template) -> dict[str, tuple[str, int, str | None]]:
     """Every name ``group`` may take -> (the group's name on the nodes, gid, via user)."""
     by_gid = {gid: name for name, gid in node_groups(template)}
-    out: dict[str, tuple[str, int, str | None]] = {DEFAULT_GROUP: (DEFAULT_GROUP, DEFAULT_GID, None)}
+    out: dict[str, tuple[str, int, str | None]] = {}
     for u in template.users:
         out[u.name] = (by_gid.get(u.primary_gid, u.name), u.primary_gid, u.name)
     for g in template.groups:
         out[g.name] = (g.name, g.gid, None)
+    out[DEFAULT_GROUP] = (DEFAULT_GROUP, DEFAULT_GID, None)  # validation keeps users out of groups: and users:
     return out
 
 

@@ -412,6 +412,9 @@ def _check_users(data) -> list[Diagnostic]:
             if name in rules.RESERVED_USERS:
                 out.append(error(f"user name {name!r} is reserved for a system or service account on the node images",
                                  ("users", i, "name"), code="reserved"))
+            elif name in rules.OS_GROUPS:
+                out.append(error(f"user name {name!r} is a system group on the node images (the user's own group "
+                                 "would clash with it)", ("users", i, "name"), code="reserved"))
         if uid is not None:
             if uid in uids:
                 other = _get(data, "users", uids[uid], "name")
