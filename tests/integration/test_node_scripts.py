@@ -78,13 +78,20 @@ FULL = {
     "data": {"s3_mounts": [
         {"bucket": "lab-results", "mount_point": "/data/results", "read_only": False},
         {"bucket": "lab-raw", "mount_point": "/data/raw-runs", "prefix": "runs/2024/"},
+        {"bucket": "lab-shared", "mount_point": "/data/shared", "read_only": False, "group": "lab"},
     ]},
 }
 UNITS = {
-    "pctl-s3-data-results.service": "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite --dir-mode 0777 --file-mode 0666 lab-results /data/results",
+    # no group: the OS group users (gid 100), of which every template user is made a member
+    "pctl-s3-data-results.service": "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite "
+                                    "--gid 100 --dir-mode 0770 --file-mode 0660 lab-results /data/results",
     "pctl-s3-data-raw\\x2druns.service":
         "ExecStart=/usr/bin/mount-s3 --allow-other --read-only --prefix runs/2024/ lab-raw /data/raw-runs",
+    "pctl-s3-data-shared.service": "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite "
+                                   "--gid 5000 --dir-mode 0770 --file-mode 0660 lab-shared /data/shared",
 }
+#: ParallelCluster's default OS user on ubuntu2404 (cfn_cluster_user in /etc/parallelcluster/cfnconfig)
+ADMIN = "ubuntu"
 ENV_DIR = "/opt/pctl/environments/pctl"
 KEYS_ENV_DIR = "/opt/pctl/environments/pctl-keys"
 WATCHED = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/sudoers.d", "/etc/systemd/system",
@@ -101,9 +108,12 @@ def _sandbox(directory: Path) -> Sandbox:
 
 
 def _pcluster_like(box: Sandbox) -> None:
-    """/opt/slurm, /opt/pmix, EFA, and an installed-but-not-activated Lmod (as on an AMI)."""
+    """/opt/slurm, /opt/pmix, EFA, an installed-but-not-activated Lmod (as on an AMI), the default OS
+    user (uid 1000) and the cfnconfig the ParallelCluster cookbook writes."""
     box.fake_pcluster_node()
     box.path("/etc/profile.d/lmod.sh").unlink()
+    assert box.run(["useradd", "-u", "1000", "-M", "-s", "/bin/bash", ADMIN]).returncode == 0
+    box.write("/etc/parallelcluster/cfnconfig", f"stack_name=genomics\ncfn_cluster_user={ADMIN}\ncfn_node_type=HeadNode\n")
 
 
 def _run(box: Sandbox, script: str, *args: str, name: str) -> SimpleNamespace:
@@ -227,6 +237,45 @@ def test_s3_mount_units(cluster, role):
 
 
 @pytest.mark.parametrize("role", ["head", "compute"])
+def test_mount_groups_hold_the_template_users_and_the_default_user(cluster, role):
+    """users (gid 100) owns /data/results: every template user and the default OS user are members;
+    lab owns /data/shared: alice and bob (primary gid 5000) and the default OS user, not carol."""
+    box = getattr(cluster, role)
+    users = _group(box, "users")
+    assert users[2] == "100" and set(users[3].split(",")) == {"alice", "bob", "carol", ADMIN}
+    assert _group(box, "lab")[3].split(",") == [ADMIN]
+    groups = {name: box.run(["id", "-nG", name]).stdout.split() for name in ("alice", "bob", "carol", ADMIN)}
+    assert all("users" in g for g in groups.values()), groups
+    assert "lab" in groups["alice"] and "lab" in groups["bob"] and "lab" in groups[ADMIN]
+    assert "lab" not in groups["carol"]
+    log = box.read("/var/log/pctl/bootstrap.log")
+    assert f"added user {ADMIN} to group users" in log and f"added user {ADMIN} to group lab" in log
+
+
+@pytest.mark.parametrize("role", ["head", "compute"])
+def test_who_can_write_a_read_write_mount(cluster, role):
+    """With --allow-other the kernel checks Mountpoint's owner, group and modes for every account. A plain
+    directory made with the unit's --gid and --dir-mode stands in for each mount (the sandbox has no FUSE):
+    group members write there, service accounts and non-members cannot even list it."""
+    box = getattr(cluster, role)
+    cases = (("pctl-s3-data-results.service", ["alice", "bob", "carol", ADMIN], ["nobody", "daemon"]),
+             ("pctl-s3-data-shared.service", ["alice", "bob", ADMIN], ["carol", "nobody", "daemon"]))
+    for unit, writers, others in cases:
+        (line,) = [x for x in box.read(f"/etc/systemd/system/{unit}").splitlines() if x.startswith("ExecStart=")]
+        words = line.split()
+        gid, mode = words[words.index("--gid") + 1], words[words.index("--dir-mode") + 1]
+        target = f"/tmp/as-{unit}"
+        assert box.run(["install", "-d", "-o", "0", "-g", gid, "-m", mode, target]).returncode == 0
+        for user in writers:
+            proc = box.sh(f"touch {target}/by-{user} && ls {target} >/dev/null && rm {target}/by-{user}", user=user)
+            assert proc.returncode == 0, (unit, user, proc.stderr)
+        for user in others:
+            assert box.sh(f"touch {target}/by-{user}", user=user).returncode != 0, (unit, user)
+            assert box.sh(f"ls {target}", user=user).returncode != 0, (unit, user)
+        box.run(["rm", "-rf", target])
+
+
+@pytest.mark.parametrize("role", ["head", "compute"])
 def test_second_run_changes_nothing(cluster, role):
     first, second = getattr(cluster, f"{role}1"), getattr(cluster, f"{role}2")
     assert first.snap == second.snap
@@ -337,6 +386,11 @@ def make_box(tmp_path):
      "user 'alice' already exists with uid 6001 and gid 6001, but the template says uid 5001 and gid 5000"),
     (["groupadd", "-g", "6000", "lab"], "group 'lab' already exists with gid 6000, but the template says gid 5000"),
     (["groupadd", "-g", "5100", "scanners"], "gid 5100 is already used by group 'scanners'"),
+    # the S3 mounts' default group must be users with gid 100 on every node
+    (["groupmod", "-g", "1100", "users"],
+     "group 'users' already exists with gid 1100, but pctl's S3 mounts need gid 100 for it on every node"),
+    (["groupmod", "-n", "people", "users"],
+     "gid 100 is already used by group 'people' (pctl's S3 mounts need it for group 'users')"),
 ])
 def test_conflicting_ids_fail_the_users_step(make_box, setup, message):
     box = make_box()
@@ -351,6 +405,43 @@ def test_conflicting_ids_fail_the_users_step(make_box, setup, message):
     state = json.loads(box.read("/var/lib/pctl/bootstrap.json"))
     assert (state["step"], state["status"]) == ("users", "failed")
     assert not box.exists("/etc/systemd/system/pctl-s3-data-results.service")  # later steps never ran
+
+
+def test_the_default_os_user_comes_from_cfnconfig_else_the_os_mapping(make_box):
+    """cfn_cluster_user in /etc/parallelcluster/cfnconfig names the account that joins the mount groups
+    (read, never sourced); without it, or with a value that is no user name, the OS mapping (ubuntu on
+    ubuntu2404). A node without the users group gets it with gid 100; no default user at all is logged."""
+    box = make_box()
+    for cmd in (["groupdel", "users"], ["useradd", "-u", "1000", "-M", ADMIN], ["useradd", "-u", "1001", "-M", "hpcadmin"]):
+        assert box.run(cmd).returncode == 0, cmd
+    script = render_node_scripts(Template.model_validate(FULL), ScriptOptions("none"))["compute.sh"]
+
+    def run(cfnconfig: str | None) -> str:
+        if cfnconfig is None:
+            box.path("/etc/parallelcluster/cfnconfig").unlink(missing_ok=True)
+        else:
+            box.write("/etc/parallelcluster/cfnconfig", cfnconfig)
+        proc = box.run_script(script, "compute", "cpu", name="compute.sh")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    out = run("cfn_region=us-east-1\ncfn_cluster_user=hpcadmin\ncfn_node_type=ComputeFleet\n")
+    assert "created group users (gid 100)" in out
+    assert _group(box, "users")[2] == "100"
+    assert set(_group(box, "users")[3].split(",")) == {"alice", "bob", "carol", "hpcadmin"}
+    assert _group(box, "lab")[3].split(",") == ["hpcadmin"]
+    run(None)
+    assert ADMIN in _group(box, "users")[3].split(",") and ADMIN in _group(box, "lab")[3].split(",")
+    assert box.run(["gpasswd", "-d", ADMIN, "users"]).returncode == 0
+    run('cfn_cluster_user="$(touch /pwned-cfnconfig)"\n')
+    assert ADMIN in _group(box, "users")[3].split(",")
+    assert not box.exists("/pwned-cfnconfig")
+
+    bare = make_box("bare")
+    out = bare.run_script(script, "compute", "cpu", name="compute.sh")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no default OS user on this node: S3 mount groups hold the template's users only" in out.stdout
+    assert set(_group(bare, "users")[3].split(",")) == {"alice", "bob", "carol"}
 
 
 def test_spack_lmod_when_the_node_has_none_and_install_retry(make_box):

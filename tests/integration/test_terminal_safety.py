@@ -37,7 +37,8 @@ def hostile(aws_lifecycle_env, tmp_path, monkeypatch):
         "updated": "now" + EVIL}).encode())
     summary = "clusters/evil/cluster.json"  # what pctl wrote at create, tampered with in the bucket
     boto3.client("s3").put_object(Bucket=rec["bucket"], Key=summary, Body=json.dumps({
-        "users": [{"name": "alice" + EVIL}], "s3_mounts": [{"bucket": "b" + EVIL, "mount_point": "/data" + EVIL}],
+        "users": [{"name": "alice" + EVIL}], "s3_mounts": [{"bucket": "b" + EVIL, "mount_point": "/data" + EVIL,
+                                                       "access": "writable by group users" + EVIL}],
         "shared_storage": [{"mount_point": "/x" + EVIL, "type": "Efs", "name": "n" + EVIL}],
         "queues": [{"name": "cpu" + EVIL, "max_count": 4, "capacity": "spot" + EVIL}]}).encode())
     return rec
@@ -55,6 +56,7 @@ def test_status_text_and_json_carry_no_escape_sequences(hostile):
     assert r.exit_code == 0, r.output
     assert not any(c in r.output for c in UNSAFE), repr(r.output)
     assert "CREATE_COMPLETE" in r.output and "install" in r.output and "cpu" in r.output and "alice" in r.output
+    assert "writable by group users" in r.output
     assert "click" in r.output  # the text of a hyperlink stays, the link does not
     r = _run(status, "evil", "--json")
     assert not any(c in r.output for c in UNSAFE), repr(r.output)

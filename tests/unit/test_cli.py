@@ -100,6 +100,35 @@ def test_create_dry_run_json_and_output_dir(tmp_path):
     assert os.access(out / "head.sh", os.X_OK)
 
 
+def test_create_dry_run_shows_who_may_use_each_s3_mount(tmp_path):
+    t = tmp_path / "lab.yaml"
+    t.write_text("""\
+cluster: {name: lab, region: us-east-1}
+compute: {head_node: t3.large, queues: [{name: cpu, instance_types: [c6i.xlarge]}]}
+users: [{name: alice, uid: 5001, gid: 5000, groups: [lab]}]
+groups: [{name: lab, gid: 5000}]
+data:
+  s3_mounts:
+    - {bucket: lab-results, mount_point: /data/results, read_only: false}
+    - {bucket: lab-shared, mount_point: /data/shared, read_only: false, group: lab}
+    - {bucket: lab-ref, mount_point: /data/ref}
+""")
+    r = run_pctl("create", "-t", str(t), "--dry-run", "--no-catalog", "--json", env=_no_aws_env(), replace_env=True)
+    assert r.returncode == 0, r.stderr
+    mounts = {m["mount_point"]: m for m in json.loads(r.stdout)["plan"]["s3_mounts"]}
+    assert {k: mounts["/data/results"][k] for k in ("group", "gid", "mode")} == \
+        {"group": "users", "gid": 100, "mode": "0770/0660"}
+    assert {k: mounts["/data/shared"][k] for k in ("group", "gid", "mode")} == \
+        {"group": "lab", "gid": 5000, "mode": "0770/0660"}
+    assert (mounts["/data/ref"]["group"], mounts["/data/ref"]["gid"]) == (None, None)
+    r = run_pctl("create", "-t", str(t), "--dry-run", "--no-catalog", env=_no_aws_env(), replace_env=True)
+    assert r.returncode == 0, r.stderr
+    text = " ".join(r.stdout.split())
+    assert ("writable by group users (gid 100, 0770/0660): every template user, ec2-user and root" in text), r.stdout
+    assert "writable by group lab (gid 5000, 0770/0660): members, ec2-user and root" in text
+    assert "/data/ref s3://lab-ref/ (read-only; readable by every account)" in text
+
+
 def test_create_dry_run_overrides_and_bad_overrides():
     r = run_pctl("create", "-t", "minimal", "--dry-run", "--no-catalog", "--json", "--name", "my-experiment",
                  "--custom-ami", "ami-0123456789abcdef0", env=_no_aws_env(), replace_env=True)

@@ -228,8 +228,9 @@ def test_script_options_are_validated(kwargs):
 def test_users_and_keys_head_only():
     out = render_node_scripts(make(), ScriptOptions("none"))
     head, compute = out["head.sh"], out["compute.sh"]
-    assert "pctl_ensure_user alice 5001 5000 /bin/bash instrument,wheel 1" in head
-    assert "pctl_ensure_user alice 5001 5000 /bin/bash instrument,wheel 0" in compute
+    # the read-write mount without a group belongs to 'users': every template user joins it
+    assert "pctl_ensure_user alice 5001 5000 /bin/bash instrument,wheel,users 1" in head
+    assert "pctl_ensure_user alice 5001 5000 /bin/bash instrument,wheel,users 0" in compute
     assert "pctl_ensure_group bob 5002" in head  # bob's primary gid defaults to his uid
     assert f"pctl_ensure_ssh_key alice '{KEY}'" in head
     assert "pctl_ensure_ssh_key" not in compute.split("pctl_step_users")[1]
@@ -339,7 +340,8 @@ def test_units_render_exact_exec_start_and_dependencies():
     mounts = {m["unit"]: m for m in S._mounts(make())}
     assert set(mounts) == {"pctl-s3-data-lab.service", "pctl-s3-data-lab-raw.service", "pctl-s3-refs.service"}
     rw = mounts["pctl-s3-data-lab.service"]["unit_text"].splitlines()
-    assert "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite --dir-mode 0777 --file-mode 0666 lab-data /data/lab" in rw
+    assert "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite --gid 100 --dir-mode 0770 " \
+           "--file-mode 0660 lab-data /data/lab" in rw
     assert "ExecStop=/usr/bin/fusermount -u /data/lab" in rw and "RequiresMountsFor=/data" in rw
     raw = mounts["pctl-s3-data-lab-raw.service"]["unit_text"].splitlines()
     assert "ExecStart=/usr/bin/mount-s3 --allow-other --read-only --prefix runs/2024/ lab-raw /data/lab/raw" in raw
@@ -364,12 +366,127 @@ def test_requester_pays_mounts_pass_the_option_to_mountpoint():
     mounts = {m["unit"]: m for m in S._mounts(Template.model_validate(doc))}
     assert "ExecStart=/usr/bin/mount-s3 --allow-other --read-only --requester-pays --prefix hg38/ open-genomes-rp " \
            "/data/open" in mounts["pctl-s3-data-open.service"]["unit_text"].splitlines()
-    assert "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite --dir-mode 0777 --file-mode " \
-           "0666 --requester-pays rp-writable /data/out" in mounts["pctl-s3-data-out.service"]["unit_text"].splitlines()
+    assert "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite --gid 100 --dir-mode 0770 " \
+           "--file-mode 0660 --requester-pays rp-writable /data/out" in mounts["pctl-s3-data-out.service"]["unit_text"].splitlines()
     assert "--requester-pays" not in mounts["pctl-s3-refs.service"]["unit_text"]
     with pytest.raises(Exception):
         Template.model_validate({**doc, "data": {"s3_mounts": [{"bucket": "b-1", "mount_point": "/data/x",
                                                                 "requester_pays": "yes"}]}})
+
+
+def _exec_start(template, unit: str) -> str:
+    (m,) = [m for m in S._mounts(template) if m["unit"] == unit]
+    (line,) = [line for line in m["unit_text"].splitlines() if line.startswith("ExecStart=")]
+    return line
+
+
+def _with_mounts(*mounts, users=True, os_name="alinux2023") -> Template:
+    doc = make(os_name, users=users, mounts=False).model_dump(exclude_none=True)
+    doc["data"] = {"s3_mounts": list(mounts)}
+    return Template.model_validate(doc)
+
+
+def test_no_rendered_mount_is_writable_by_other_accounts():
+    """Issue 16 part 3: no S3 mount of any rendered case is world-writable (0777/0666 gave every local
+    account, service accounts included, overwrite and delete on the lab's data)."""
+    for _name, template, options in CASES:
+        for m in S._mounts(template):
+            words = _exec_start(template, m["unit"]).split()
+            for flag in ("--dir-mode", "--file-mode"):
+                if flag in words:
+                    assert int(words[words.index(flag) + 1], 8) & 0o007 == 0, words
+            if "--read-only" not in words:
+                assert "--gid" in words and "--dir-mode" in words and "--file-mode" in words, words
+
+
+@pytest.mark.parametrize("group, gid, owner", [
+    ("lab", 5000, "lab"),           # a group of groups:
+    ("instrument", 5100, "instrument"),
+    ("bob", 5002, "bob"),           # a user's name: the private group users.sh makes for bob
+    ("alice", 5000, "lab"),         # alice's primary gid 5000 is the group lab on the nodes
+    ("users", 100, "users"),        # the OS group, gid 100 on every supported image
+])
+def test_read_write_mount_owned_by_the_named_group(group, gid, owner):
+    t = _with_mounts({"bucket": "lab-data", "mount_point": "/data/lab", "read_only": False, "group": group})
+    assert _exec_start(t, "pctl-s3-data-lab.service") == (
+        "ExecStart=/usr/bin/mount-s3 --allow-other --allow-delete --allow-overwrite "
+        f"--gid {gid} --dir-mode 0770 --file-mode 0660 lab-data /data/lab")
+    (m,) = S._mounts(t)
+    assert (m["group"], m["gid"]) == (owner, str(gid))
+    head = render_node_scripts(t, ScriptOptions("none"))["head.sh"]
+    users_step = head.split("pctl_step_users() {")[1].split("\n}\n")[0]
+    # the default OS user joins the owner group; 'users' is made and joined only when a mount uses it
+    assert f"pctl_ensure_member {owner} \"$admin\"" in head and "pctl_mount_owners" in users_step
+    assert ("pctl_ensure_group users 100 system" in users_step) is (group == "users")
+    assert ("instrument,wheel,users" in users_step) is (group == "users")
+    assert f"pctl_ensure_s3_mount pctl-s3-data-lab.service /data/lab lab-data '' 0 {owner} {gid} " in head
+
+
+def test_read_write_mount_without_group_belongs_to_users():
+    t = _with_mounts({"bucket": "lab-data", "mount_point": "/data/lab", "read_only": False})
+    assert "--gid 100 --dir-mode 0770 --file-mode 0660 lab-data /data/lab" in _exec_start(t, "pctl-s3-data-lab.service")
+    out = render_node_scripts(t, ScriptOptions("none"))
+    for role, home in (("head.sh", 1), ("compute.sh", 0)):
+        step = out[role].split("pctl_step_users() {")[1].split("\n}\n")[0].splitlines()
+        assert step[1].strip() == "pctl_ensure_group users 100 system"  # before any user joins it
+        assert f"    pctl_ensure_user alice 5001 5000 /bin/bash instrument,wheel,users {home}" in step
+        assert f"    pctl_ensure_user bob 5002 5002 /bin/zsh users {home}" in step
+        assert step[-2:] == ["    pctl_mount_owners", "    :"]
+        assert "admin=$(pctl_default_user ec2-user)" in out[role]
+        assert "    pctl_ensure_member users \"$admin\"" in out[role]
+
+
+@pytest.mark.parametrize("os_name", OS_CHOICES)
+def test_the_default_os_user_follows_parallelclusters_mapping(os_name):
+    pcluster = pytest.importorskip("pcluster.constants")
+
+    admin = pcluster.OS_MAPPING[os_name]["user"]  # what ParallelCluster writes as cfn_cluster_user
+    assert admin in ("ec2-user", "ubuntu", "rocky")
+    t = _with_mounts({"bucket": "lab-data", "mount_point": "/data/lab", "read_only": False}, os_name=os_name)
+    assert f"admin=$(pctl_default_user {admin})" in render_node_scripts(t, ScriptOptions("none"))["head.sh"]
+
+
+def test_no_template_users_the_default_user_and_root_write():
+    t = _with_mounts({"bucket": "lab-data", "mount_point": "/data/lab", "read_only": False}, users=False)
+    head = render_node_scripts(t, ScriptOptions("none"))["head.sh"]
+    step = head.split("pctl_step_users() {")[1].split("\n}\n")[0]
+    assert "pctl_ensure_user" not in step
+    assert "pctl_ensure_group users 100 system" in step and "pctl_mount_owners" in step
+    assert "--gid 100 --dir-mode 0770 --file-mode 0660" in _exec_start(t, "pctl-s3-data-lab.service")
+
+
+def test_read_only_mounts_readable_by_all_unless_a_group_is_given():
+    t = _with_mounts({"bucket": "lab-raw", "mount_point": "/data/raw"},
+                     {"bucket": "lab-ref", "mount_point": "/data/ref", "group": "lab"},
+                     {"bucket": "lab-pub", "mount_point": "/data/pub", "group": "users", "read_only": True})
+    assert _exec_start(t, "pctl-s3-data-raw.service") == \
+        "ExecStart=/usr/bin/mount-s3 --allow-other --read-only lab-raw /data/raw"
+    assert _exec_start(t, "pctl-s3-data-ref.service") == \
+        "ExecStart=/usr/bin/mount-s3 --allow-other --read-only --gid 5000 --dir-mode 0550 --file-mode 0440 lab-ref /data/ref"
+    assert _exec_start(t, "pctl-s3-data-pub.service") == \
+        "ExecStart=/usr/bin/mount-s3 --allow-other --read-only --gid 100 --dir-mode 0550 --file-mode 0440 lab-pub /data/pub"
+    raw = [m for m in S._mounts(t) if m["mount"] == "/data/raw"][0]
+    assert (raw["group"], raw["gid"]) == ("", "")
+    head = render_node_scripts(t, ScriptOptions("none"))["head.sh"]
+    assert "pctl_ensure_s3_mount pctl-s3-data-raw.service /data/raw lab-raw '' 1 '' '' " in head
+    # 'users' owns /data/pub: every template user joins it, as for a read-write mount
+    assert "pctl_ensure_user bob 5002 5002 /bin/zsh users 1" in head
+    assert "pctl_ensure_member lab \"$admin\"" in head and "pctl_ensure_member users \"$admin\"" in head
+
+
+def test_read_only_mounts_alone_add_nobody_to_any_group():
+    t = _with_mounts({"bucket": "lab-raw", "mount_point": "/data/raw"})
+    head = render_node_scripts(t, ScriptOptions("none"))["head.sh"]
+    assert "pctl_mount_owners" not in head and "pctl_ensure_group users" not in head
+    assert "pctl_ensure_user bob 5002 5002 /bin/zsh '' 1" in head
+
+
+def test_an_unknown_mount_group_is_refused_at_render_time():
+    """validate reports it first (with a suggestion); a template built without validation cannot render it."""
+    t = make()
+    t.data.s3_mounts[0].group = "nobody-here"
+    with pytest.raises(ValueError, match="unknown group 'nobody-here'"):
+        render_node_scripts(t, ScriptOptions("none"))
 
 
 KNOWN_KEYS = {"Description", "Wants", "After", "Requires", "RequiresMountsFor", "Type", "ExecStart", "ExecStop",

@@ -277,7 +277,7 @@ def test_uid_1000_warns_system_range():
     assert r.ok and any(w.code == "system-range" for w in r.warnings)
 
 
-@pytest.mark.parametrize("name", ["root", "ec2-user", "slurm", "Alice", "1bob", "a" * 33, "bob;id"])
+@pytest.mark.parametrize("name", ["root", "ec2-user", "slurm", "Alice", "1bob", "a" * 33, "bob;id", "users", "docker"])
 def test_bad_user_names(name):
     assert not v(USERS.replace("name: bob", f"name: {json.dumps(name)}")).ok
 
@@ -329,6 +329,67 @@ def test_duplicate_and_nested_mounts():
     assert "already used" in one_error(text).message
     text = MOUNTS + "    - bucket: other-bucket\n      mount_point: /data/lab/sub\n"
     assert "inside the S3 mount" in one_error(text).message
+
+
+GROUP_MOUNTS = USERS + """\
+  - name: instrument
+    gid: 5100
+data:
+  s3_mounts:
+    - bucket: lab-results
+      mount_point: /data/results
+      read_only: false
+      group: lab
+"""
+
+
+@pytest.mark.parametrize("group", ["lab", "instrument", "alice", "bob", "users"])
+def test_mount_group_may_name_a_group_a_user_or_users(group):
+    text = GROUP_MOUNTS.replace("group: lab", f"group: {group}").replace("groups: [lab]", "groups: [lab, instrument]")
+    r = v(text)
+    assert r.ok and not r.warnings, [d.format() for d in r.diagnostics]
+    assert r.template.data.s3_mounts[0].group == group
+
+
+def test_mount_group_is_optional_and_allowed_on_read_only_mounts():
+    assert v(GROUP_MOUNTS.replace("      group: lab\n", "")).template.data.s3_mounts[0].group is None
+    r = v(GROUP_MOUNTS.replace("read_only: false", "read_only: true"))
+    assert r.ok and r.template.data.s3_mounts[0].read_only is True
+
+
+@pytest.mark.parametrize("typo, guess", [("labb", "lab"), ("instrumnt", "instrument"), ("alic", "alice"),
+                                         ("user", "users")])
+def test_unknown_mount_group_is_an_error_with_a_suggestion(typo, guess):
+    d = one_error(GROUP_MOUNTS.replace("group: lab", f"group: {typo}"))
+    assert d.path_str == "data.s3_mounts[0].group" and d.code == "undefined-group"
+    assert d.message == f"group {typo!r} is not defined; did you mean {guess!r}?"
+    assert "groups:" in d.hint and "users" in d.hint
+
+
+def test_unknown_mount_group_without_a_close_match():
+    d = one_error(GROUP_MOUNTS.replace("group: lab", "group: zzzzzz"))
+    assert d.message == "group 'zzzzzz' is not defined"
+
+
+@pytest.mark.parametrize("name", ["wheel", "adm", "docker", "root"])
+def test_system_groups_cannot_own_a_mount(name):
+    """Their gids differ between the node images (wheel is 10 on RHEL, absent on Ubuntu): no same gid everywhere."""
+    d = one_error(GROUP_MOUNTS.replace("group: lab", f"group: {name}"))
+    assert "system group" in d.message and "same gid on every node" in d.message
+
+
+@pytest.mark.parametrize("value", ["Lab", "1lab", "lab;id", "a" * 33, 5000])
+def test_mount_group_grammar(value):
+    assert not v(GROUP_MOUNTS.replace("group: lab", f"group: {json.dumps(value)}")).ok
+
+
+def test_a_mount_group_without_template_members_warns():
+    r = v(GROUP_MOUNTS.replace("group: lab", "group: instrument"))
+    assert r.ok
+    (w,) = r.warnings
+    assert w.code == "empty-group" and w.path_str == "data.s3_mounts[0].group"
+    assert w.message == ("no template user is a member of group 'instrument': only root and the default OS user "
+                         "can write /data/results")
 
 
 STORAGE = VALID + """\

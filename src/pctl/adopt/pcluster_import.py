@@ -376,9 +376,11 @@ class _Importer(QueueImport, StorageImport):
             what = f"s3://{bucket}/{prefix or ''}" + (" (read-write)" if e["write"] else " (read-only)")
             note = ("several folders of the bucket were listed: pctl gives access to the whole bucket"
                     if len(prefixes) > 1 else "")
+            who = ("; on the nodes the group users (every template user and the default OS user) writes there: "
+                   "add group: to narrow it" if e["write"] else "")
             self.add(APPROXIMATED if note else PCTL, ", ".join(e["paths"]),
                      f"pctl mounts it on every node at {mount} (Mountpoint for S3) and gives every node the same "
-                     f"access; {note}".rstrip("; "), what, f"data.s3_mounts {mount}", handle=False)
+                     f"access{who}; {note}".rstrip("; "), what, f"data.s3_mounts {mount}", handle=False)
         return out
 
     # -- Slurm settings ----------------------------------------------------------------------------

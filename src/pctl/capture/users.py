@@ -62,8 +62,8 @@ def map_users(view: dict[str, Any], remap_from: int | None = None) -> dict[str, 
         if not isinstance(name, str) or rules.posix_name_problem(name):
             entry["reason"] = "name is not a portable POSIX user name (lowercase letters, digits, _ and -)"
             continue
-        if name in rules.RESERVED_USERS:
-            entry["reason"] = f"{name!r} is a system/service account name on the node images"
+        if name in rules.RESERVED_USERS or name in rules.OS_GROUPS:
+            entry["reason"] = f"{name!r} is a system/service account or group name on the node images"
             continue
         if shell in _NOLOGIN:
             entry["reason"] = f"service account (shell {shell})"

@@ -142,8 +142,9 @@ def status(name, profile, region, as_json):
         zones = f", zones {', '.join(q['zones'])}" if q.get("zones") else ""
         click.echo(f"  queue      {q['name']}: {q['running']} node(s) running{limit}{zones}")
     for m in s.get("s3_mounts", []):
+        access = f"; {m['access']}" if m.get("access") else ""
         click.echo(f"  s3 mount   {m['mount_point']} <- s3://{m['bucket']}/{m.get('prefix') or ''} "
-                   f"({'read-only' if m.get('read_only', True) else 'read-write'})")
+                   f"({'read-only' if m.get('read_only', True) else 'read-write'}{access})")
     for st in s.get("shared_storage", []):
         click.echo(f"  storage    {st['mount_point']} ({st['type']}, {st['name']})")
     if s.get("users"):

@@ -528,13 +528,15 @@ def pcluster_stack_exists(aws, name: str) -> bool:
 
 def cluster_summary(prepared, rendered, run_id: str = "") -> dict:
     """What `pctl status` shows beyond ParallelCluster's view: mounts, storage, users, queues, software."""
+    from pctl.template.mount_access import mount_access_summary
+
     t = prepared.template
     return {
         "template": prepared.ref.name, "fingerprint": prepared.fingerprint, "software_mode": prepared.software_mode,
         "run": run_id, "packages": list(t.software.spack_packages),
         "software_plan": prepared.software.to_dict() if prepared.software is not None else None,
-        "s3_mounts": [{"bucket": m.bucket, "prefix": m.prefix, "mount_point": m.mount_point, "read_only": m.read_only}
-                      for m in t.data.s3_mounts],
+        "s3_mounts": [{"bucket": m.bucket, "prefix": m.prefix, "mount_point": m.mount_point, "read_only": m.read_only,
+                       **mount_access_summary(t, m)} for m in t.data.s3_mounts],
         "shared_storage": [{"name": s["Name"], "type": s["StorageType"], "mount_point": s["MountDir"]}
                            for s in rendered.config.get("SharedStorage", [])],
         "users": [{"name": u.name, "uid": u.uid, "gid": u.primary_gid} for u in t.users],

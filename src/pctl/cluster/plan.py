@@ -320,6 +320,7 @@ def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> d
         notes.append("software.install: ami: create uses the AMI 'pctl ami build' made for this software "
                      f"(fingerprint {prepared.fingerprint[:12]}) and stops if there is none yet")
     from pctl.render.iam import actions_by_resource
+    from pctl.template.mount_access import mount_access_summary
 
     return {
         "template": {"source": prepared.ref.display, "name": prepared.ref.name, "fingerprint": prepared.fingerprint},
@@ -342,7 +343,8 @@ def plan_dict(prepared: Prepared, d: Decisions, b: Build, *, dry_run: bool) -> d
                      "settings": next((v for k, v in s.items() if k.endswith("Settings")), {})}
                     for s in rendered.config.get("SharedStorage", [])],
         "s3_mounts": [{"bucket": m.bucket, "prefix": m.prefix, "mount_point": m.mount_point,
-                       "read_only": m.read_only, "requester_pays": m.requester_pays} for m in t.data.s3_mounts],
+                       "read_only": m.read_only, "requester_pays": m.requester_pays, **mount_access_summary(t, m)}
+                      for m in t.data.s3_mounts],
         "iam": [{"name": p.name, "role": p.role, "statements": len(p.document["Statement"]),
                  "allows": sorted(f"{a} {r}" for a, r, _c in actions_by_resource(p.document))}
                 for p in rendered.policies],

@@ -343,32 +343,42 @@ def _runtime_res() -> dict[str, str]:
 
 def _groups(template) -> list[dict]:
     """Template groups, then one private group per user whose primary gid no group declares."""
-    out: list[dict] = []
-    seen_gid: set[int] = set()
-    for g in template.groups:
-        out.append({"name": g.name, "gid": g.gid})
-        seen_gid.add(g.gid)
-    for u in template.users:
-        gid = u.primary_gid
-        if gid not in seen_gid:
-            out.append({"name": u.name, "gid": gid})
-            seen_gid.add(gid)
-    return out
+    from pctl.template.mount_access import node_groups
+
+    return [{"name": name, "gid": gid} for name, gid in node_groups(template)]
 
 
 def _users(template) -> list[dict]:
+    from pctl.template.mount_access import DEFAULT_GROUP, default_group_used
+
+    extra = [DEFAULT_GROUP] if default_group_used(template) else []
     return [{
         "name": u.name,
         "uid": u.uid,
         "gid": u.primary_gid,
         "shell": u.shell,
-        "groups": ",".join(u.groups),
+        "groups": ",".join(dict.fromkeys([*u.groups, *extra])),
         "sudo": 1 if u.sudo else 0,
         "keys": list(u.ssh_public_keys),
     } for u in template.users]
 
 
+def _mount_groups(template) -> dict[str, Any]:
+    """The groups that own S3 mounts: ``users`` (gid 100) to ensure when a mount uses it, and every
+    owner group's name, to which the node adds the cluster's default OS user."""
+    from pctl.template.mount_access import DEFAULT_GID, DEFAULT_GROUP, mount_access
+
+    owners = [a for a in (mount_access(template, m) for m in template.data.s3_mounts) if a.group is not None]
+    return {
+        "data_groups": [{"name": DEFAULT_GROUP, "gid": DEFAULT_GID}] if any(a.default for a in owners) else [],
+        "owner_groups": list(dict.fromkeys(a.group for a in owners)),
+        "default_user": rules.DEFAULT_USER.get(template.cluster.os, ""),
+    }
+
+
 def _mounts(template) -> list[dict]:
+    from pctl.template.mount_access import mount_access
+
     mounts = list(template.data.s3_mounts)
     points = {rules.normalize_mount(m.mount_point) for m in mounts}
     out, names = [], set()
@@ -384,13 +394,15 @@ def _mounts(template) -> list[dict]:
         s3_parents = sorted(p for p in points if p != point and point.startswith(p.rstrip("/") + "/"))
         after = [s3_unit_name(p) for p in s3_parents]
         requires_mounts = parent if parent and _OPT_PATH_RE.match(parent) and not parent.endswith("\n") else None
+        access = mount_access(template, m)
         args = ["--allow-other"]
         if m.read_only is not False:
             args.append("--read-only")
         else:
-            # a shared read-write mount: every cluster user may create, overwrite and delete objects
-            # (mount-s3 presents one owner and mode for all files; IAM decides what the bucket allows)
-            args += ["--allow-delete", "--allow-overwrite", "--dir-mode", "0777", "--file-mode", "0666"]
+            # members of the owner group create, overwrite and delete objects; mount-s3 presents one
+            # owner (root), group and mode for every file; IAM decides what the bucket allows
+            args += ["--allow-delete", "--allow-overwrite"]
+        args += access.mount_s3_args
         if m.requester_pays:
             args.append("--requester-pays")
         if m.prefix:
@@ -403,6 +415,7 @@ def _mounts(template) -> list[dict]:
         out.append({
             "unit": unit, "mount": point, "bucket": m.bucket, "prefix": m.prefix or "",
             "read_only": 0 if m.read_only is False else 1, "unit_text": unit_text,
+            "group": access.group or "", "gid": "" if access.gid is None else str(access.gid),
         })
     return out
 
@@ -522,6 +535,7 @@ def render_node_scripts(template, options: ScriptOptions) -> dict[str, str]:
         groups=_groups(template),
         users=_users(template),
         mounts=_mounts(template),
+        **_mount_groups(template),
         profiles=_profiles(options),
         profile_sh=PROFILE_SH,
         profile_csh=PROFILE_CSH,

@@ -337,6 +337,13 @@ class S3Mount(_Model):
     mount_point: MountPoint
     prefix: Optional[Annotated[str, _check(_prefix)]] = None
     read_only: bool = True
+    group: Optional[GroupName] = Field(
+        None, description="The group whose members may use the mount: a group of groups:, a template user's name "
+                          "(that user's primary group) or users (gid 100). Read-write mounts are 0770/0660 for it "
+                          "(default: users, of which pctl makes every template user a member); read-only mounts "
+                          "with a group are 0550/0440 for it, without one readable by every account. Root (the owner) "
+                          "and the cluster's default OS user (ec2-user, ubuntu or rocky, added to the group) "
+                          "always have access.")
     requester_pays: bool = Field(
         False, description="The bucket is a Requester Pays bucket: requests carry x-amz-request-payer and your "
                            "account pays for them and for the data transfer (Mountpoint --requester-pays).")

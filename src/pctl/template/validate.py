@@ -191,6 +191,7 @@ def cross_field(data: dict) -> list[Diagnostic]:
     out += _check_compute(data)
     out += _check_users(data)
     out += _check_data(data)
+    out += _check_mount_groups(data)
     out += _check_misc(data)
     from pctl.template.targets import target_diagnostics
 
@@ -411,6 +412,9 @@ def _check_users(data) -> list[Diagnostic]:
             if name in rules.RESERVED_USERS:
                 out.append(error(f"user name {name!r} is reserved for a system or service account on the node images",
                                  ("users", i, "name"), code="reserved"))
+            elif name in rules.OS_GROUPS:
+                out.append(error(f"user name {name!r} is a system group on the node images (the user's own group "
+                                 "would clash with it)", ("users", i, "name"), code="reserved"))
         if uid is not None:
             if uid in uids:
                 other = _get(data, "users", uids[uid], "name")
@@ -535,6 +539,54 @@ def _check_data(data) -> list[Diagnostic]:
             elif ma.startswith(mb + "/") and kb == "s3":
                 out.append(error(f"mount point {ma} is inside the S3 mount {mb}; mounts cannot nest inside an S3 mount",
                                  pa, code="nested"))
+    return out
+
+
+def _check_mount_groups(data) -> list[Diagnostic]:
+    """data.s3_mounts[].group names a group with the same gid on every node (see pctl.template.mount_access)."""
+    from pctl.template.mount_access import DEFAULT_GROUP
+
+    groups: dict[str, int | None] = {}
+    for g in _items(data, "groups"):
+        if isinstance(g, dict) and isinstance(g.get("name"), str):
+            groups.setdefault(g["name"], _int(g.get("gid")))
+    users: dict[str, tuple[int | None, list]] = {}
+    for u in _items(data, "users"):
+        if isinstance(u, dict) and isinstance(u.get("name"), str):
+            uid = _int(u.get("uid"))
+            gid = _int(u.get("gid")) if u.get("gid") is not None else uid
+            sup = u.get("groups") if isinstance(u.get("groups"), list) else []
+            users.setdefault(u["name"], (gid, sup))
+    known = list(dict.fromkeys([DEFAULT_GROUP, *groups, *users]))
+    out = []
+    for i, m in enumerate(_items(data, "data", "s3_mounts")):
+        if not isinstance(m, dict):
+            continue
+        name = m.get("group")
+        if not isinstance(name, str) or rules.posix_name_problem(name, "group name"):
+            continue  # missing, or a grammar error pydantic reports
+        path = ("data", "s3_mounts", i, "group")
+        point = m.get("mount_point") if isinstance(m.get("mount_point"), str) else "this mount"
+        if name not in known:
+            if name in rules.OS_GROUPS or name in rules.RESERVED_USERS:
+                msg = (f"group {name!r} is a system group, and its gid differs between the node images; an S3 "
+                       "mount needs a group with the same gid on every node")
+            else:
+                guess = rules.did_you_mean(name, known)
+                msg = f"group {name!r} is not defined" + (f"; did you mean {guess!r}?" if guess else "")
+            out.append(error(msg, path, code="undefined-group",
+                             hint="name a group of groups: (with a gid), a template user (their primary group) or "
+                                  f"{DEFAULT_GROUP} (gid 100: every template user; the default of read-write mounts)"))
+            continue
+        if name == DEFAULT_GROUP or name in users:
+            continue
+        gid = groups.get(name)
+        if not any(name in sup or (gid is not None and ugid == gid) for ugid, sup in users.values()):
+            what = "use" if m.get("read_only") is not False else "write"
+            out.append(warning(
+                f"no template user is a member of group {name!r}: only root and the default OS user can {what} "
+                f"{point}", path, code="empty-group",
+                hint=f"add {name!r} to the groups: of the users who need it"))
     return out
 
 

@@ -65,8 +65,10 @@ def print_plan(plan: dict, *, looked_up: bool = False) -> None:
     for i, m in enumerate(plan["s3_mounts"]):
         src = f"s3://{m['bucket']}/{m['prefix'] or ''}"
         rp = ", requester pays: your account pays its requests and transfer" if m.get("requester_pays") else ""
+        access = f"; {m['access']}" if m.get("access") else ""
         _row("S3 mounts" if i == 0 else "",
-             f"{m['mount_point']:<18} {src} ({'read-only' if m['read_only'] else 'read-write'}{rp}), every node")
+             f"{m['mount_point']:<18} {src} ({'read-only' if m['read_only'] else 'read-write'}{rp}{access}), "
+             "every node")
     if plan["users"]:
         users = ", ".join(f"{u['name']} ({u['uid']}:{u['gid']})" for u in plan["users"][:8])
         more = f" and {len(plan['users']) - 8} more" if len(plan["users"]) > 8 else ""
