@@ -149,7 +149,18 @@ def test_s3_failures_are_errors_not_absence(aws_env, proxy):
                b"<Error><Key>builds/b-1/state.json</Key><Code>AccessDenied</Code><Message>Access Denied</Message>"
                b"</Error></DeleteResult>")
     proxy.fail(lambda r: r.method == "POST" and "delete" in r.path, status=200, body=refused)
-    assert s3.delete_keys(aws, bucket, ["builds/b-1/state.json"]) == {"builds/b-1/state.json": "AccessDenied: Access Denied"}
+    assert s3.delete_keys(aws, bucket, ["builds/b-1/state.json"]) == {
+        "builds/b-1/state.json": "AccessDenied: Access Denied"}
+    # a build's objects that S3 would not delete: an error that names them, never a silent success
+    from pctl.ami.store import BuildStore
+
+    proxy.fail(lambda r: r.method == "POST" and "delete" in r.path, status=200, body=refused)
+    with pytest.raises(AwsError) as err:
+        BuildStore(aws).delete("b-1", ["state.json"])
+    assert err.value.message == (f"S3 would not delete 1 object(s) of build b-1: s3://{bucket}/builds/b-1/state.json "
+                                 "(AccessDenied: Access Denied)")
+    assert err.value.code == "AccessDenied" and "pctl ami cleanup" in err.value.hint
+    assert s3.list_prefix(aws, bucket, "builds/") == ["builds/b-1/state.json"]
     # a read that fails is an error, never "the object is not there"
     proxy.fail(lambda r: r.method == "GET" and "state.json" in r.path, status=503, code="ServiceUnavailable")
     with pytest.raises(AwsError) as err:

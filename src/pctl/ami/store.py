@@ -107,7 +107,16 @@ class BuildStore:
         return sorted(out, key=lambda r: r.get("build_id", ""))
 
     def delete(self, build_id: str, names: list[str]) -> int:
+        """Delete the build's objects NAMES; an object S3 refuses to delete is an error that names it (cleanup
+        reports it, a launch's rollback lists it)."""
         if not names:
             return 0
-        s3.delete_keys(self.aws, self.bucket, [prefix_of(build_id) + n for n in names])
+        refused = s3.delete_keys(self.aws, self.bucket, [prefix_of(build_id) + n for n in names])
+        if refused:
+            from pctl.aws.errors import AwsError
+
+            raise AwsError(f"S3 would not delete {len(refused)} object(s) of build {build_id}: "
+                           + "; ".join(f"s3://{self.bucket}/{k} ({why})" for k, why in sorted(refused.items())),
+                           code=next(iter(refused.values())).split(":")[0], operation="DeleteObjects",
+                           hint="check your s3:DeleteObject permission on the pctl bucket; then: pctl ami cleanup")
         return len(names)
