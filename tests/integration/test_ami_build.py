@@ -870,6 +870,43 @@ def test_launch_failure_rolls_back(aws, aws_env, base_ami, template_file, builde
     assert sorted(BuildStore(aws).keys()[bid]) == ["state.json"]
 
 
+def test_launch_waits_for_the_new_instance_profile(aws, aws_env, base_ami, template_file, builder_root, monkeypatch):
+    # IAM is eventually consistent: RunInstances right after CreateInstanceProfile may not see the profile yet.
+    # The launch asks again (a new client token each time) for up to PROFILE_RETRY_SECONDS; any other refusal
+    # ends it at once.
+    from pctl.ami import builder
+    from pctl.aws import ec2
+    from pctl.errors import PctlError
+
+    real = ec2.run_instance
+    tokens, slept = [], []
+
+    def not_visible_yet(aws, *, client_token, **params):
+        tokens.append(client_token)
+        if len(tokens) == 1:  # the profile is not there yet: EC2's own answer, through pctl's translation
+            params = dict(params, IamInstanceProfile={"Arn": params["IamInstanceProfile"]["Arn"] + "-not-yet"})
+        return real(aws, client_token=client_token, **params)
+
+    monkeypatch.setattr(ec2, "run_instance", not_visible_yet)
+    monkeypatch.setattr(builder.time, "sleep", slept.append)
+    result, _ = launch(template_file)
+    bid = result["build_id"]
+    assert tokens == [f"{bid}-1", f"{bid}-2"] and slept == [2]
+    (inst,) = instances(aws, bid)
+    assert inst["InstanceId"] == result["instance_id"]
+    assert inst["IamInstanceProfile"]["Arn"].endswith(f"/pctl/pctl-build-{bid}")
+    # past the wait, the same refusal ends the launch (rolled back, recorded)
+    tokens.clear()
+    monkeypatch.setattr(builder, "PROFILE_RETRY_SECONDS", 0)
+    with pytest.raises(PctlError, match="not found") as err:
+        launch(template_file, force=True)
+    assert len(tokens) == 1 and "Traceback" not in str(err.value)
+    failed = [r for r in BuildStore(aws).records() if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["failure"]["step"] == "launch"
+    assert "instance-profile/pctl/" in failed[0]["failure"]["message"]
+    assert [r["RoleName"] for r in aws.client("iam").list_roles(PathPrefix="/pctl/")["Roles"]] == [f"pctl-build-{bid}"]
+
+
 # ------------------------------------------------------------------------------------------ user data and scripts
 
 def _many_packages(n: int) -> str:

@@ -35,6 +35,7 @@ class Fault:
     times: int | None = 1  # None: for ever
     drop: bool = False  # close the connection without an answer
     hits: int = 0
+    body: bytes | None = None  # answer with this (status `status`) instead of an <Error> document
 
 
 @dataclass
@@ -82,8 +83,9 @@ class FaultProxy:
                     self.connection.shutdown(2)
                     return
                 if fault is not None:
-                    payload = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{fault.code}</Code>"
-                               f"<Message>injected by the test proxy</Message></Error>").encode()
+                    payload = fault.body if fault.body is not None else (
+                        f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{fault.code}</Code>"
+                        f"<Message>injected by the test proxy</Message></Error>").encode()
                     proxy.seen.append((req.method, req.path, fault.status))
                     self.send_response(fault.status)
                     self.send_header("Content-Type", "application/xml")
@@ -119,8 +121,9 @@ class FaultProxy:
         self._thread.start()
 
     def fail(self, match, *, status: int = 500, code: str = "InternalError", times: int | None = 1,
-             drop: bool = False) -> Fault:
-        f = Fault(match, status, code, times, drop)
+             drop: bool = False, body: bytes | None = None) -> Fault:
+        """Answer matching requests with an error (or BODY: e.g. a 200 whose document reports a failure)."""
+        f = Fault(match, status, code, times, drop, body=body)
         with self._lock:
             self.faults.append(f)
         return f

@@ -196,7 +196,7 @@ class Agent:
                            ServerSideEncryption="AES256")
 
     def get_json(self, name):
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # agent: exempt from the pctl.aws seam (see connect)
 
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=self.key(name))["Body"].read()
@@ -288,6 +288,8 @@ class Agent:
         self.zone = imds.get("meta-data/placement/availability-zone")
         cfg = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=10, read_timeout=60,
                      user_agent_extra="pctl-agent/%d" % AGENT_VERSION)
+        # Exempt from the pctl.aws seam rule (tests/unit/test_aws_boundary.py): this file runs alone on the
+        # builder with boto3 and the standard library; pctl (pctl.aws and its Aws session) is not installed there.
         self.s3 = boto3.client("s3", region_name=self.region, config=cfg)
         self.ec2 = boto3.client("ec2", region_name=self.region, config=cfg)
         # one attempt only for the CreateImage call that may not be supported as asked (see step_image)
@@ -885,7 +887,7 @@ class Agent:
         if role and self.config.get("release_iam", True):
             import boto3
 
-            iam = boto3.client("iam", region_name=self.region)
+            iam = boto3.client("iam", region_name=self.region)  # on the builder: exempt from the pctl.aws seam
             # the policy last: it is what allows these calls
             for what, call, kw in (
                     ("instance profile", iam.remove_role_from_instance_profile,

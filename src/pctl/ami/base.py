@@ -42,15 +42,14 @@ def name_pattern(os_name: str, arch: str, pcluster_version: str) -> str:
 
 def find_base_image(aws, os_name: str, arch: str, pcluster_version: str, owners: list[str] | None = None) -> dict:
     """The newest available official image: {image_id, name, created, root_device, root_gb}."""
-    from pctl.aws import aws_errors
+    from pctl.aws import ec2
 
     pattern = name_pattern(os_name, arch, pcluster_version)
     owners = owners or base_owners()
-    with aws_errors():
-        imgs = aws.client("ec2").describe_images(Owners=owners, Filters=[
-            {"Name": "name", "Values": [pattern]},
-            {"Name": "state", "Values": ["available"]},
-        ])["Images"]
+    imgs = ec2.images(aws, owners=owners, filters=[
+        {"Name": "name", "Values": [pattern]},
+        {"Name": "state", "Values": ["available"]},
+    ])
     # the name carries the architecture; an image that says otherwise is not the one
     imgs = [i for i in imgs if i.get("Architecture") in (None, "", arch)]
     if not imgs:
@@ -65,6 +64,6 @@ def find_base_image(aws, os_name: str, arch: str, pcluster_version: str, owners:
     for bdm in img.get("BlockDeviceMappings", []):
         if bdm.get("DeviceName") == root_dev and bdm.get("Ebs", {}).get("VolumeSize"):
             root_gb = int(bdm["Ebs"]["VolumeSize"])
-    tags = {t["Key"]: t["Value"] for t in img.get("Tags", []) or []}
+    tags = ec2.tags_of(img)
     return {"image_id": img["ImageId"], "name": img.get("Name", ""), "created": img.get("CreationDate", ""),
             "root_device": root_dev, "root_gb": root_gb, "owner": img.get("OwnerId", ""), "tags": tags}

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from pctl.ami import estimates
 from pctl.ami.store import INPUTS, BuildStore, iso, prefix_of, utcnow
-from pctl.aws import aws_errors
+from pctl.aws import ec2
+from pctl.aws.errors import AwsError
 from pctl.errors import PctlError, UsageError
 
 AGENT_FILE = Path(__file__).with_name("agent.py")
@@ -174,7 +175,6 @@ def record_reuse(aws, store: BuildStore, opts: BuildOptions, prepared, ami_id: s
     Written to the bucket like any build's (a missing bucket is created), so every machine lists it."""
     from pctl import __version__
     from pctl.ami.ids import new_build_id
-    from pctl.aws.errors import AwsError
 
     t = prepared.template
     build_id = new_build_id(aws.region)
@@ -201,9 +201,7 @@ def record_reuse(aws, store: BuildStore, opts: BuildOptions, prepared, ami_id: s
 
 
 def _image_tags(aws, ami_id: str) -> dict:
-    with aws_errors():
-        imgs = aws.client("ec2").describe_images(ImageIds=[ami_id]).get("Images", [])
-    return {t["Key"]: t["Value"] for t in (imgs[0].get("Tags", []) if imgs else [])}
+    return ec2.tags_of(ec2.image(aws, ami_id, missing_ok=False) or {})
 
 
 def builder_instance_type(requested: str | None, arch: str, target: str | None) -> str:
@@ -381,11 +379,10 @@ def launch(aws, opts: BuildOptions, prepared, *, store: BuildStore, base: dict, 
 
 def _subnet(aws, opts: BuildOptions, progress) -> tuple[str, str, bool]:
     if opts.subnet_id:
-        with aws_errors():
-            subs = aws.client("ec2").describe_subnets(SubnetIds=[opts.subnet_id])["Subnets"]
+        subs = ec2.subnets(aws, [opts.subnet_id])
         if not subs:
             raise PctlError(f"subnet {opts.subnet_id} not found in {aws.region}")
-        return opts.subnet_id, subs[0]["VpcId"], False
+        return opts.subnet_id, subs[0]["vpc"], False
     from pctl.network.stack import ensure as ensure_network
 
     _say(progress, f"network: the pctl network in {aws.region} (builder in a public subnet, no inbound traffic)")
@@ -395,28 +392,23 @@ def _subnet(aws, opts: BuildOptions, progress) -> tuple[str, str, bool]:
 
 def ensure_builder_sg(aws, vpc_id: str, *, in_pctl_network: bool) -> str:
     """A security group with no inbound rules (egress only), shared by builders in the VPC."""
-    ec2 = aws.client("ec2")
-    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "tag:pctl:role", "Values": ["ami-builder"]}]
-    with aws_errors():
-        found = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
-        if found:
-            sg = found[0]
-            if sg.get("IpPermissions"):
-                ec2.revoke_security_group_ingress(GroupId=sg["GroupId"], IpPermissions=sg["IpPermissions"])
-            return sg["GroupId"]
-        tags = [{"Key": "Name", "Value": SG_NAME}, {"Key": "pctl:managed", "Value": "true"},
-                {"Key": "pctl:role", "Value": "ami-builder"}]
-        if in_pctl_network:  # deleted together with the network (pctl network delete)
-            tags.append({"Key": "pctl:network", "Value": aws.region})
-        return ec2.create_security_group(
-            GroupName=SG_NAME, VpcId=vpc_id, TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
-            Description="pctl AMI builders: no inbound traffic at all; outbound for packages and S3")["GroupId"]
+    found = ec2.security_groups(aws, [{"Name": "vpc-id", "Values": [vpc_id]},
+                                      {"Name": "tag:pctl:role", "Values": ["ami-builder"]}])
+    if found:
+        sg = found[0]
+        if sg.get("IpPermissions"):
+            ec2.revoke_ingress(aws, sg["GroupId"], sg["IpPermissions"])
+        return sg["GroupId"]
+    tags = {"Name": SG_NAME, "pctl:managed": "true", "pctl:role": "ami-builder"}
+    if in_pctl_network:  # deleted together with the network (pctl network delete)
+        tags["pctl:network"] = aws.region
+    return ec2.create_security_group(
+        aws, name=SG_NAME, vpc_id=vpc_id, tags=tags,
+        description="pctl AMI builders: no inbound traffic at all; outbound for packages and S3")
 
 
 def _run_builder(aws, *, build_id, base, instance_type, volume, subnet, sg, public, profile_arn, user_data, deadline,
                  template) -> str:
-    from botocore.exceptions import ClientError
-
     from pctl.ami.iam import is_profile_propagation_error
 
     tags = [{"Key": "Name", "Value": f"pctl-ami-builder {build_id}"}, {"Key": "pctl:managed", "Value": "true"},
@@ -425,8 +417,8 @@ def _run_builder(aws, *, build_id, base, instance_type, volume, subnet, sg, publ
     nic = {"DeviceIndex": 0, "SubnetId": subnet, "Groups": [sg], "DeleteOnTermination": True}
     if public:
         nic["AssociatePublicIpAddress"] = True
-    kwargs = dict(
-        ImageId=base["image_id"], InstanceType=instance_type, MinCount=1, MaxCount=1,
+    params = dict(
+        ImageId=base["image_id"], InstanceType=instance_type,
         IamInstanceProfile={"Arn": profile_arn}, UserData=user_data, NetworkInterfaces=[nic],
         MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
         InstanceInitiatedShutdownBehavior="terminate",
@@ -434,26 +426,17 @@ def _run_builder(aws, *, build_id, base, instance_type, volume, subnet, sg, publ
             "VolumeSize": volume, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}}],
         TagSpecifications=[{"ResourceType": "instance", "Tags": tags}, {"ResourceType": "volume", "Tags": tags}],
     )
-    ec2 = aws.client("ec2")
     t0 = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
         try:
-            with aws_errors():
-                try:
-                    r = ec2.run_instances(ClientToken=f"{build_id}-{attempt}", **kwargs)
-                except ClientError as exc:
-                    if is_profile_propagation_error(exc) and time.monotonic() - t0 < PROFILE_RETRY_SECONDS:
-                        raise _Retry() from exc
-                    raise
-            return r["Instances"][0]["InstanceId"]
-        except _Retry:
-            time.sleep(min(10, 2 * attempt))
-
-
-class _Retry(Exception):
-    pass
+            # a token per attempt: a retry after a refusal is a new request, a repeat of one is not a second builder
+            return ec2.run_instance(aws, client_token=f"{build_id}-{attempt}", **params)
+        except AwsError as exc:
+            if not (is_profile_propagation_error(exc) and time.monotonic() - t0 < PROFILE_RETRY_SECONDS):
+                raise
+        time.sleep(min(10, 2 * attempt))
 
 
 def _rollback(aws, store: BuildStore, build_id: str, role: str | None, instance_id: str | None) -> list[str]:
@@ -462,7 +445,7 @@ def _rollback(aws, store: BuildStore, build_id: str, role: str | None, instance_
     problems: list[str] = []
     if instance_id:
         try:
-            aws.client("ec2").terminate_instances(InstanceIds=[instance_id])
+            ec2.terminate_instances(aws, [instance_id])
         except Exception as exc:
             problems.append(f"instance {instance_id}: {exc}")
     if role:

@@ -25,11 +25,10 @@ it has no permission, and no instance profile to launch with.
 
 from __future__ import annotations
 
-import json
 import time
 
 from pctl.ami.store import INPUTS
-from pctl.aws import aws_errors
+from pctl.aws import iam as aws_iam
 
 ROLE_PATH = "/pctl/"
 ROLE_PREFIX = "pctl-build-"
@@ -100,63 +99,26 @@ def builder_policy(build_id: str, bucket: str, region: str, account: str) -> dic
 
 def create_builder_profile(aws, build_id: str, bucket: str) -> tuple[str, str]:
     """(role/profile name, instance profile ARN). Rolls back its own partial work on failure."""
-    iam = aws.client("iam")
     name = role_name(build_id)
-    tags = [{"Key": "pctl:build-id", "Value": build_id}, {"Key": "pctl:managed", "Value": "true"},
-            {"Key": "pctl:role", "Value": "ami-builder"}]
-    try:
-        with aws_errors():
-            iam.create_role(RoleName=name, Path=ROLE_PATH, MaxSessionDuration=3600, Tags=tags,
-                            AssumeRolePolicyDocument=json.dumps(trust_policy()),
-                            Description=f"pctl AMI build {build_id}: may touch only this build's resources")
-            iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(
-                builder_policy(build_id, bucket, aws.region, aws.account_id)))
-            prof = iam.create_instance_profile(InstanceProfileName=name, Path=ROLE_PATH, Tags=tags)
-            iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
-    except BaseException:
-        delete_builder_profile(aws, name)
-        raise
-    return name, prof["InstanceProfile"]["Arn"]
+    arn = aws_iam.create_instance_role(
+        aws, name=name, path=ROLE_PATH, trust=trust_policy(), policy_name=POLICY_NAME,
+        policy=builder_policy(build_id, bucket, aws.region, aws.account_id),
+        tags={"pctl:build-id": build_id, "pctl:managed": "true", "pctl:role": "ami-builder"},
+        description=f"pctl AMI build {build_id}: may touch only this build's resources", max_session_seconds=3600)
+    return name, arn
 
 
 def delete_builder_profile(aws, name: str) -> list[str]:
     """Remove the role, its policies and its instance profile; what could not be removed, as text."""
-    from botocore.exceptions import ClientError
-
-    iam = aws.client("iam")
-    problems: list[str] = []
-
-    def attempt(what, fn, **kw):
-        try:
-            fn(**kw)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("NoSuchEntity", "404"):
-                problems.append(f"{what}: {exc.response.get('Error', {}).get('Message', exc)}")
-
-    attempt("remove role from instance profile", iam.remove_role_from_instance_profile,
-            InstanceProfileName=name, RoleName=name)
-    attempt("delete instance profile", iam.delete_instance_profile, InstanceProfileName=name)
-    try:
-        for pol in iam.list_role_policies(RoleName=name).get("PolicyNames", []):
-            attempt(f"delete policy {pol}", iam.delete_role_policy, RoleName=name, PolicyName=pol)
-        for pol in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies", []):
-            attempt(f"detach {pol['PolicyArn']}", iam.detach_role_policy, RoleName=name, PolicyArn=pol["PolicyArn"])
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("NoSuchEntity", "404"):
-            problems.append(str(exc))
-    attempt("delete role", iam.delete_role, RoleName=name)
-    return problems
+    return aws_iam.delete_instance_role(aws, name)
 
 
 def list_builder_roles(aws) -> list[dict]:
     """[{name, build_id, created, kind}] for pctl build roles and any role-less build instance profiles."""
-    iam = aws.client("iam")
     out = []
-    with aws_errors():
-        roles = [r for page in iam.get_paginator("list_roles").paginate(PathPrefix=ROLE_PATH)
-                 for r in page.get("Roles", []) if r["RoleName"].startswith(ROLE_PREFIX)]
-        profiles = [p for page in iam.get_paginator("list_instance_profiles").paginate(PathPrefix=ROLE_PATH)
-                    for p in page.get("InstanceProfiles", []) if p["InstanceProfileName"].startswith(ROLE_PREFIX)]
+    roles = [r for r in aws_iam.list_roles(aws, ROLE_PATH) if r["RoleName"].startswith(ROLE_PREFIX)]
+    profiles = [p for p in aws_iam.list_instance_profiles(aws, ROLE_PATH)
+                if p["InstanceProfileName"].startswith(ROLE_PREFIX)]
     names = {r["RoleName"] for r in roles}
     for r in roles:
         out.append({"name": r["RoleName"], "build_id": build_id_of(r["RoleName"]), "created": r.get("CreateDate"),
@@ -169,8 +131,9 @@ def list_builder_roles(aws) -> list[dict]:
 
 
 def is_profile_propagation_error(exc) -> bool:
-    """RunInstances right after CreateInstanceProfile: IAM is eventually consistent."""
-    text = str(exc)
+    """RunInstances right after CreateInstanceProfile: IAM is eventually consistent. EXC is the AwsError; its
+    cause is AWS's own answer (the translated message may not repeat it)."""
+    text = f"{exc} {exc.__cause__ or ''}"
     return "iamInstanceProfile" in text or "Invalid IAM Instance Profile" in text or "instance profile" in text.lower()
 
 

@@ -7,16 +7,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from pctl.ami.store import INPUTS, TERMINAL, BuildStore, parse_iso, utcnow
-from pctl.aws import aws_errors
+from pctl.aws import ec2
+from pctl.aws.errors import AwsError
 from pctl.errors import PctlError, UsageError
 
 #: a build prefix without a record, or a role without a build, is left alone this long (a launch
 #: may be writing it right now)
 YOUNG = timedelta(hours=1)
-
-
-def _tags(obj) -> dict:
-    return {t["Key"]: t["Value"] for t in obj.get("Tags", []) or []}
 
 
 def _age(created) -> str:
@@ -35,12 +32,10 @@ def _age(created) -> str:
 
 def list_amis(aws) -> list[dict]:
     """pctl AMIs (tag pctl:managed=true) in the region, oldest first."""
-    with aws_errors():
-        imgs = aws.client("ec2").describe_images(Owners=["self"], Filters=[
-            {"Name": "tag:pctl:managed", "Values": ["true"]}])["Images"]
+    imgs = ec2.own_images(aws, [{"Name": "tag:pctl:managed", "Values": ["true"]}])
     out = []
     for img in sorted(imgs, key=lambda i: i.get("CreationDate", "")):
-        tags = _tags(img)
+        tags = ec2.tags_of(img)
         size = sum(int(b.get("Ebs", {}).get("VolumeSize") or 0) for b in img.get("BlockDeviceMappings", []))
         out.append({
             "ami_id": img["ImageId"], "name": tags.get("pctl:name") or img.get("Name"), "ami_name": img.get("Name"),
@@ -57,61 +52,46 @@ def list_amis(aws) -> list[dict]:
 def resolve_pctl_ami(aws, ref: str) -> dict:
     from pctl.template import rules
 
-    ec2 = aws.client("ec2")
-    with aws_errors():
-        if rules.AMI_ID_RE.match(ref):
-            try:
-                imgs = ec2.describe_images(ImageIds=[ref])["Images"]
-            except Exception as exc:  # InvalidAMIID.NotFound
-                raise PctlError(f"AMI {ref} not found in {aws.region}") from exc
-        else:
-            imgs = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag:pctl:name", "Values": [ref]}])["Images"]
-            if not imgs:
-                imgs = ec2.describe_images(Owners=["self"], Filters=[{"Name": "name", "Values": [ref]}])["Images"]
+    if rules.AMI_ID_RE.match(ref):
+        try:
+            img = ec2.image(aws, ref, missing_ok=False)
+        except AwsError as exc:  # InvalidAMIID.NotFound
+            raise PctlError(f"AMI {ref} not found in {aws.region}") from exc
+        imgs = [img] if img else []
+    else:
+        imgs = ec2.own_images(aws, [{"Name": "tag:pctl:name", "Values": [ref]}])
+        if not imgs:
+            imgs = ec2.own_images(aws, [{"Name": "name", "Values": [ref]}])
     if not imgs:
         raise PctlError(f"no AMI named {ref!r} in {aws.region}", hint="list pctl AMIs with 'pctl ami list'")
     if len(imgs) > 1:
         raise UsageError(f"{ref!r} names {len(imgs)} AMIs: " + ", ".join(i["ImageId"] for i in imgs),
                          hint="give the AMI id")
     img = imgs[0]
-    if _tags(img).get("pctl:managed") != "true":
+    if ec2.tags_of(img).get("pctl:managed") != "true":
         raise PctlError(f"{img['ImageId']} is not a pctl AMI (no pctl:managed tag); pctl deletes only its own AMIs")
     return img
 
 
 def images_in_use(aws, image_id: str) -> list[str]:
-    with aws_errors():
-        res = aws.client("ec2").describe_instances(Filters=[
-            {"Name": "image-id", "Values": [image_id]},
-            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
-    return [i["InstanceId"] for r in res.get("Reservations", []) for i in r.get("Instances", [])]
+    return [i["InstanceId"] for i in ec2.instances(aws, [
+        {"Name": "image-id", "Values": [image_id]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])]
 
 
 def delete_image(aws, image_id: str, extra_snapshots: list[str] | None = None) -> list[str]:
     """Deregister and delete its snapshots; returns what was done."""
-    from botocore.exceptions import ClientError
-
-    ec2 = aws.client("ec2")
     done = []
-    with aws_errors():
-        try:
-            imgs = ec2.describe_images(ImageIds=[image_id])["Images"]
-        except ClientError:
-            imgs = []
-        snaps = set(extra_snapshots or [])
-        for img in imgs:
-            snaps.update(b["Ebs"]["SnapshotId"] for b in img.get("BlockDeviceMappings", [])
-                         if b.get("Ebs", {}).get("SnapshotId"))
-        if imgs:
-            ec2.deregister_image(ImageId=image_id)
-            done.append(f"deregistered {image_id}")
-        for s in sorted(snaps):
-            try:
-                ec2.delete_snapshot(SnapshotId=s)
-                done.append(f"deleted {s}")
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "InvalidSnapshot.NotFound":
-                    raise
+    img = ec2.image(aws, image_id)  # None when already gone: its known snapshots still go
+    snaps = set(extra_snapshots or [])
+    if img:
+        snaps.update(b["Ebs"]["SnapshotId"] for b in img.get("BlockDeviceMappings", [])
+                     if b.get("Ebs", {}).get("SnapshotId"))
+        ec2.deregister_image(aws, image_id)
+        done.append(f"deregistered {image_id}")
+    for s in sorted(snaps):
+        if ec2.delete_snapshot(aws, s, missing_ok=True):
+            done.append(f"deleted {s}")
     return done
 
 
@@ -169,17 +149,14 @@ def cleanup_plan(aws, store: BuildStore | None = None) -> list[Action]:
     now = utcnow()
     keys = store.keys()
     records = {r["build_id"]: r for r in store.records(list(keys))}
-    ec2 = aws.client("ec2")
-    with aws_errors():
-        insts = [i for page in ec2.get_paginator("describe_instances").paginate(Filters=[
-            {"Name": "tag:pctl:role", "Values": ["ami-builder"]},
-            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
-            for r in page.get("Reservations", []) for i in r.get("Instances", [])]
-        images = ec2.describe_images(Owners=["self"], Filters=[{"Name": "tag-key", "Values": ["pctl:build-id"]}])["Images"]
-        snaps = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "tag-key", "Values": ["pctl:build-id"]}])["Snapshots"]
+    insts = ec2.instances(aws, [
+        {"Name": "tag:pctl:role", "Values": ["ami-builder"]},
+        {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+    images = ec2.own_images(aws, [{"Name": "tag-key", "Values": ["pctl:build-id"]}])
+    snaps = ec2.own_snapshots(aws, [{"Name": "tag-key", "Values": ["pctl:build-id"]}])
     live_by_build = {}
     for i in insts:
-        live_by_build.setdefault(_tags(i).get("pctl:build-id"), i)
+        live_by_build.setdefault(ec2.tags_of(i).get("pctl:build-id"), i)
     # the true state of every build
     ended: set[str] = set()
     real: dict[str, dict] = {}
@@ -192,7 +169,7 @@ def cleanup_plan(aws, store: BuildStore | None = None) -> list[Action]:
                 actions.append(Action("mark-failed", bid, real[bid]["failure"]["message"], bid, {"record": real[bid]}))
     # 1. builders whose build ended, that run past their deadline, or that have no build at all
     for i in insts:
-        tags = _tags(i)
+        tags = ec2.tags_of(i)
         bid = tags.get("pctl:build-id")
         deadline = parse_iso(tags.get("pctl:deadline"))
         launched = i.get("LaunchTime")
@@ -209,7 +186,7 @@ def cleanup_plan(aws, store: BuildStore | None = None) -> list[Action]:
     # 2. images that are not a finished build's result
     image_snaps: set[str] = set()
     for img in images:
-        tags = _tags(img)
+        tags = ec2.tags_of(img)
         bid = tags.get("pctl:build-id")
         snaps_of = [b["Ebs"]["SnapshotId"] for b in img.get("BlockDeviceMappings", []) if b.get("Ebs", {}).get("SnapshotId")]
         state = img.get("State")
@@ -228,7 +205,7 @@ def cleanup_plan(aws, store: BuildStore | None = None) -> list[Action]:
             image_snaps.update(snaps_of)
     # 3. snapshots of builds that no image uses any more
     for s in snaps:
-        bid = _tags(s).get("pctl:build-id")
+        bid = ec2.tags_of(s).get("pctl:build-id")
         if s["SnapshotId"] in image_snaps or (bid not in ended and bid in records):
             continue
         if any(s["SnapshotId"] in a.extra.get("snapshots", []) for a in actions):
@@ -261,28 +238,26 @@ def run_cleanup(aws, actions: list[Action], store: BuildStore | None = None) -> 
     from pctl.ami.status import mark_failed
 
     store = store or BuildStore(aws)
-    ec2 = aws.client("ec2")
     results = []
     order = ["mark-failed", "terminate-instance", "deregister-image", "delete-snapshot", "delete-role", "delete-objects"]
     for kind in order:
         for a in [a for a in actions if a.kind == kind]:
             r = a.to_dict()
             try:
-                with aws_errors():
-                    if kind == "mark-failed":
-                        mark_failed(store, a.extra["record"])
-                    elif kind == "terminate-instance":
-                        ec2.terminate_instances(InstanceIds=[a.target])
-                    elif kind == "deregister-image":
-                        r["done"] = delete_image(aws, a.target, a.extra.get("snapshots"))
-                    elif kind == "delete-snapshot":
-                        ec2.delete_snapshot(SnapshotId=a.target)
-                    elif kind == "delete-role":
-                        problems = iam.delete_builder_profile(aws, a.target)
-                        if problems:
-                            raise PctlError("; ".join(problems))
-                    elif kind == "delete-objects":
-                        store.delete(a.build_id, a.extra["names"])
+                if kind == "mark-failed":
+                    mark_failed(store, a.extra["record"])
+                elif kind == "terminate-instance":
+                    ec2.terminate_instances(aws, [a.target])
+                elif kind == "deregister-image":
+                    r["done"] = delete_image(aws, a.target, a.extra.get("snapshots"))
+                elif kind == "delete-snapshot":
+                    ec2.delete_snapshot(aws, a.target)
+                elif kind == "delete-role":
+                    problems = iam.delete_builder_profile(aws, a.target)
+                    if problems:
+                        raise PctlError("; ".join(problems))
+                elif kind == "delete-objects":
+                    store.delete(a.build_id, a.extra["names"])
                 r["ok"] = True
             except PctlError as exc:
                 r["ok"] = False

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from pctl.ami import estimates
 from pctl.ami.store import TERMINAL, BuildStore, iso, parse_iso, utcnow
-from pctl.aws import aws_errors
+from pctl.aws import ec2
 
 #: After launch, how long a builder may be missing from DescribeInstances before the build is
 #: declared lost (EC2 is eventually consistent right after RunInstances).
@@ -27,19 +27,15 @@ def builder_instances(aws, build_ids: list[str] | None = None) -> dict[str, dict
     if build_ids:
         filters.append({"Name": "tag:pctl:build-id", "Values": list(build_ids)})
     out: dict[str, dict] = {}
-    with aws_errors():
-        pages = aws.client("ec2").get_paginator("describe_instances").paginate(Filters=filters)
-        for page in pages:
-            for res in page.get("Reservations", []):
-                for inst in res.get("Instances", []):
-                    tags = {t["Key"]: t["Value"] for t in inst.get("Tags", [])}
-                    bid = tags.get("pctl:build-id")
-                    if not bid:
-                        continue
-                    inst = dict(inst, _tags=tags)
-                    prev = out.get(bid)
-                    if prev is None or (inst["State"]["Name"] in LIVE_STATES and prev["State"]["Name"] not in LIVE_STATES):
-                        out[bid] = inst
+    for inst in ec2.instances(aws, filters):
+        tags = ec2.tags_of(inst)
+        bid = tags.get("pctl:build-id")
+        if not bid:
+            continue
+        inst = dict(inst, _tags=tags)
+        prev = out.get(bid)
+        if prev is None or (inst["State"]["Name"] in LIVE_STATES and prev["State"]["Name"] not in LIVE_STATES):
+            out[bid] = inst
     return out
 
 

@@ -18,7 +18,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-from pctl.aws import aws_errors
+from pctl.aws import s3
 
 ROOT = "builds/"
 TERMINAL = ("available", "failed")
@@ -51,26 +51,16 @@ def prefix_of(build_id: str) -> str:
 
 
 class BuildStore:
+    """One region's build records and objects (the S3 calls are pctl.aws.s3's)."""
+
     def __init__(self, aws, bucket: str | None = None):
         self.aws = aws
         self.bucket = bucket or aws.pctl_bucket()
-        self.s3 = aws.client("s3")
 
     # --------------------------------------------------------------- objects
     def get_bytes(self, build_id: str, name: str, start: int = 0) -> bytes | None:
-        from botocore.exceptions import ClientError
-
-        kwargs = {"Range": f"bytes={start}-"} if start else {}
-        with aws_errors():
-            try:
-                return self.s3.get_object(Bucket=self.bucket, Key=prefix_of(build_id) + name, **kwargs)["Body"].read()
-            except ClientError as exc:
-                code = str(exc.response.get("Error", {}).get("Code"))
-                if code in ("InvalidRange", "416"):
-                    return b""  # nothing past `start` yet
-                if code in ("NoSuchKey", "404", "NoSuchBucket"):
-                    return None
-                raise
+        """The object's bytes from START on (b"" when nothing is there yet past START); None when it does not exist."""
+        return s3.get_object_bytes(self.aws, self.bucket, prefix_of(build_id) + name, start=start)
 
     def get_json(self, build_id: str, name: str) -> dict | None:
         data = self.get_bytes(build_id, name)
@@ -83,32 +73,20 @@ class BuildStore:
         return obj if isinstance(obj, dict) else None
 
     def put(self, build_id: str, name: str, body, content_type: str = "application/json") -> None:
-        data = body.encode("utf-8") if isinstance(body, str) else body
-        with aws_errors():
-            self.s3.put_object(Bucket=self.bucket, Key=prefix_of(build_id) + name, Body=data,
-                               ContentType=content_type, ServerSideEncryption="AES256")
+        s3.put_object(self.aws, self.bucket, prefix_of(build_id) + name, body, content_type=content_type)
 
     def put_json(self, build_id: str, name: str, obj: dict) -> None:
         self.put(build_id, name, json.dumps(obj, indent=2, sort_keys=True, default=str))
 
     # --------------------------------------------------------------- listing
     def keys(self) -> dict[str, list[str]]:
-        """{build_id: [object names]} for every build prefix in the bucket (one paginated listing)."""
-        from botocore.exceptions import ClientError
-
+        """{build_id: [object names]} for every build prefix in the bucket (one paginated listing); {} without
+        the bucket."""
         out: dict[str, list[str]] = {}
-        with aws_errors():
-            try:
-                for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=ROOT):
-                    for o in page.get("Contents", []):
-                        rest = o["Key"][len(ROOT):]
-                        bid, _, name = rest.partition("/")
-                        if bid and name:
-                            out.setdefault(bid, []).append(name)
-            except ClientError as exc:
-                if str(exc.response.get("Error", {}).get("Code")) in ("NoSuchBucket", "404"):
-                    return {}
-                raise
+        for key in s3.list_prefix(self.aws, self.bucket, ROOT):
+            bid, _, name = key[len(ROOT):].partition("/")
+            if bid and name:
+                out.setdefault(bid, []).append(name)
         return dict(sorted(out.items()))
 
     def ids(self) -> list[str]:
@@ -129,9 +107,16 @@ class BuildStore:
         return sorted(out, key=lambda r: r.get("build_id", ""))
 
     def delete(self, build_id: str, names: list[str]) -> int:
+        """Delete the build's objects NAMES; an object S3 refuses to delete is an error that names it (cleanup
+        reports it, a launch's rollback lists it)."""
         if not names:
             return 0
-        with aws_errors():
-            self.s3.delete_objects(Bucket=self.bucket, Delete={
-                "Objects": [{"Key": prefix_of(build_id) + n} for n in names], "Quiet": True})
+        refused = s3.delete_keys(self.aws, self.bucket, [prefix_of(build_id) + n for n in names])
+        if refused:
+            from pctl.aws.errors import AwsError
+
+            raise AwsError(f"S3 would not delete {len(refused)} object(s) of build {build_id}: "
+                           + "; ".join(f"s3://{self.bucket}/{k} ({why})" for k, why in sorted(refused.items())),
+                           code=next(iter(refused.values())).split(":")[0], operation="DeleteObjects",
+                           hint="check your s3:DeleteObject permission on the pctl bucket; then: pctl ami cleanup")
         return len(names)

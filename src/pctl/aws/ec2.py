@@ -1,4 +1,5 @@
-"""EC2 calls pctl makes (zones, subnets, key pairs, images, instance type offerings), with error translation."""
+"""EC2 calls pctl makes (zones, subnets, key pairs, images, snapshots, security groups, instances, instance type
+offerings), with error translation."""
 
 from __future__ import annotations
 
@@ -49,20 +50,52 @@ def key_pair_names(aws) -> list[str]:
         return sorted(k["KeyName"] for k in aws.client("ec2").describe_key_pairs()["KeyPairs"])
 
 
-def image(aws, image_id: str) -> dict | None:
+def image(aws, image_id: str, *, missing_ok: bool = True) -> dict | None:
+    """The image, or None when there is no such image (missing_ok=False: the translated error instead)."""
     try:
         with aws_errors():
             imgs = aws.client("ec2").describe_images(ImageIds=[image_id])["Images"]
     except AwsError as exc:
-        if exc.code in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"):
+        if missing_ok and exc.code in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable", "InvalidAMIID.Malformed"):
             return None
         raise
     return imgs[0] if imgs else None
 
 
-def own_images(aws, filters: list[dict]) -> list[dict]:
+def images(aws, *, owners: list[str], filters: list[dict]) -> list[dict]:
+    """Images owned by OWNERS ("self", "amazon", account ids) that match FILTERS."""
     with aws_errors():
-        return aws.client("ec2").describe_images(Owners=["self"], Filters=filters)["Images"]
+        return aws.client("ec2").describe_images(Owners=list(owners), Filters=filters)["Images"]
+
+
+def own_images(aws, filters: list[dict]) -> list[dict]:
+    return images(aws, owners=["self"], filters=filters)
+
+
+def deregister_image(aws, image_id: str) -> None:
+    with aws_errors():
+        aws.client("ec2").deregister_image(ImageId=image_id)
+
+
+def own_snapshots(aws, filters: list[dict]) -> list[dict]:
+    """This account's EBS snapshots that match FILTERS (every page)."""
+    out: list[dict] = []
+    with aws_errors():
+        for page in aws.client("ec2").get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=filters):
+            out += page.get("Snapshots", [])
+    return out
+
+
+def delete_snapshot(aws, snapshot_id: str, *, missing_ok: bool = False) -> bool:
+    """Delete the snapshot. False when it was already gone and missing_ok (else that is an error too)."""
+    try:
+        with aws_errors():
+            aws.client("ec2").delete_snapshot(SnapshotId=snapshot_id)
+    except AwsError as exc:
+        if missing_ok and exc.code == "InvalidSnapshot.NotFound":
+            return False
+        raise
+    return True
 
 
 def image_tags(img: dict) -> dict[str, str]:
@@ -136,14 +169,39 @@ def cluster_nodes(aws, cluster: str) -> list[dict]:
     return out
 
 
+def security_groups(aws, filters: list[dict]) -> list[dict]:
+    """Security groups that match FILTERS (every page)."""
+    out: list[dict] = []
+    with aws_errors():
+        for page in aws.client("ec2").get_paginator("describe_security_groups").paginate(Filters=filters):
+            out += page.get("SecurityGroups", [])
+    return out
+
+
+def create_security_group(aws, *, name: str, vpc_id: str, description: str, tags: dict[str, str]) -> str:
+    """A new security group (tagged at creation); returns its id. It has no inbound rules."""
+    kwargs: dict = {}
+    if tags:  # EC2 refuses a tag specification without tags
+        kwargs["TagSpecifications"] = [{"ResourceType": "security-group",
+                                        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    with aws_errors():
+        return aws.client("ec2").create_security_group(GroupName=name, VpcId=vpc_id, Description=description,
+                                                       **kwargs)["GroupId"]
+
+
+def revoke_ingress(aws, group_id: str, permissions: list[dict]) -> None:
+    """Remove inbound rules (IpPermissions as DescribeSecurityGroups gives them) from the group."""
+    with aws_errors():
+        aws.client("ec2").revoke_security_group_ingress(GroupId=group_id, IpPermissions=permissions)
+
+
 def delete_pctl_security_groups(aws, vpc_id: str) -> list[str]:
     """pctl's own security groups made outside the network stack (AMI builders) in the VPC: they would keep
     CloudFormation from deleting it. Groups still attached to something are left (the delete then fails clearly)."""
     deleted = []
     ec2 = aws.client("ec2")
-    with aws_errors():
-        groups = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
-                                                       {"Name": "tag:pctl:managed", "Values": ["true"]}])["SecurityGroups"]
+    groups = security_groups(aws, [{"Name": "vpc-id", "Values": [vpc_id]},
+                                   {"Name": "tag:pctl:managed", "Values": ["true"]}])
     for g in groups:
         if g.get("GroupName") == "default":
             continue
@@ -183,18 +241,28 @@ def spot_price_history(aws, instance_types: list[str], *, hours: int = 6) -> lis
     return out
 
 
-def cluster_instances(aws, cluster: str, *, states=("pending", "running", "stopping", "stopped")) -> list[dict]:
-    """Instances ParallelCluster launched for CLUSTER (tag parallelcluster:cluster-name), any node type."""
-    ec2 = aws.client("ec2")
+def instances(aws, filters: list[dict]) -> list[dict]:
+    """Instances that match FILTERS (every page, every reservation), as DescribeInstances gives them."""
     out: list[dict] = []
     with aws_errors():
-        pages = ec2.get_paginator("describe_instances").paginate(Filters=[
-            {"Name": "tag:parallelcluster:cluster-name", "Values": [cluster]},
-            {"Name": "instance-state-name", "Values": list(states)}])
-        for page in pages:
+        for page in aws.client("ec2").get_paginator("describe_instances").paginate(Filters=filters):
             for r in page.get("Reservations", []):
                 out += r.get("Instances", [])
     return out
+
+
+def cluster_instances(aws, cluster: str, *, states=("pending", "running", "stopping", "stopped")) -> list[dict]:
+    """Instances ParallelCluster launched for CLUSTER (tag parallelcluster:cluster-name), any node type."""
+    return instances(aws, [{"Name": "tag:parallelcluster:cluster-name", "Values": [cluster]},
+                           {"Name": "instance-state-name", "Values": list(states)}])
+
+
+def run_instance(aws, *, client_token: str, **params) -> str:
+    """RunInstances for one instance (MinCount=MaxCount=1 and the rest of PARAMS as the API takes them); its id.
+    CLIENT_TOKEN makes the call idempotent: the same token never launches a second instance."""
+    with aws_errors():
+        r = aws.client("ec2").run_instances(ClientToken=client_token, MinCount=1, MaxCount=1, **params)
+    return r["Instances"][0]["InstanceId"]
 
 
 def start_instances(aws, instance_ids: list[str]) -> None:
@@ -215,18 +283,11 @@ def terminate_instances(aws, instance_ids: list[str]) -> None:
 
 def running_nodes_by_cluster(aws) -> dict[str, int]:
     """{cluster: running or pending compute nodes} for every ParallelCluster cluster of the region (one call)."""
-    ec2 = aws.client("ec2")
     out: dict[str, int] = {}
-    with aws_errors():
-        pages = ec2.get_paginator("describe_instances").paginate(Filters=[
-            {"Name": "tag:parallelcluster:node-type", "Values": ["Compute"]},
-            {"Name": "instance-state-name", "Values": ["pending", "running"]}])
-        for page in pages:
-            for r in page.get("Reservations", []):
-                for i in r.get("Instances", []):
-                    tags = {t["Key"]: t["Value"] for t in i.get("Tags", [])}
-                    name = tags.get("parallelcluster:cluster-name")
-                    if name:
-                        out[name] = out.get(name, 0) + 1
+    for i in instances(aws, [{"Name": "tag:parallelcluster:node-type", "Values": ["Compute"]},
+                             {"Name": "instance-state-name", "Values": ["pending", "running"]}]):
+        name = tags_of(i).get("parallelcluster:cluster-name")
+        if name:
+            out[name] = out.get(name, 0) + 1
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from pctl.aws.errors import AwsError
 from pctl.aws.session import aws_errors
 
 
@@ -53,16 +54,49 @@ def ensure_bucket(aws, name: str | None = None) -> str:
     return name
 
 
-def upload(aws, bucket: str, prefix: str, files: dict[str, str | bytes]) -> list[str]:
-    s3 = aws.client("s3")
-    keys = []
+def put_object(aws, bucket: str, key: str, body: str | bytes, *, content_type: str) -> None:
+    """Write s3://BUCKET/KEY (a str is written as UTF-8), encrypted at rest (SSE-S3)."""
+    data = body.encode("utf-8") if isinstance(body, str) else body
     with aws_errors():
-        for name, body in sorted(files.items()):
-            key = f"{prefix}{name}"
-            data = body.encode() if isinstance(body, str) else body
-            s3.put_object(Bucket=bucket, Key=key, Body=data, ServerSideEncryption="AES256",
-                          ContentType="text/x-shellscript" if name.endswith(".sh") else "text/plain")
-            keys.append(key)
+        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type,
+                                    ServerSideEncryption="AES256")
+
+
+def get_object_bytes(aws, bucket: str, key: str, *, start: int = 0) -> bytes | None:
+    """The bytes of s3://BUCKET/KEY from offset START on: b"" when the object has nothing past START yet, None when
+    it (or the bucket) does not exist."""
+    kwargs = {"Range": f"bytes={start}-"} if start else {}
+    try:
+        with aws_errors():
+            return aws.client("s3").get_object(Bucket=bucket, Key=key, **kwargs)["Body"].read()
+    except AwsError as exc:
+        if str(exc.code) in ("InvalidRange", "416"):
+            return b""
+        if str(exc.code) in ("NoSuchKey", "404", "NoSuchBucket"):
+            return None
+        raise
+
+
+def delete_keys(aws, bucket: str, keys: list[str]) -> dict[str, str]:
+    """Delete the objects (a missing one counts as deleted, as in S3). Returns {key: why} for every object S3
+    would not delete (DeleteObjects answers per key)."""
+    failed: dict[str, str] = {}
+    s3 = aws.client("s3")
+    with aws_errors():
+        for i in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[i:i + 1000]],
+                                                         "Quiet": True})
+            for e in r.get("Errors", []) or []:
+                failed[e.get("Key", "?")] = f"{e.get('Code', 'error')}: {e.get('Message', '')}".rstrip(": ")
+    return failed
+
+
+def upload(aws, bucket: str, prefix: str, files: dict[str, str | bytes]) -> list[str]:
+    keys = []
+    for name, body in sorted(files.items()):
+        key = f"{prefix}{name}"
+        put_object(aws, bucket, key, body, content_type="text/x-shellscript" if name.endswith(".sh") else "text/plain")
+        keys.append(key)
     return keys
 
 
@@ -105,8 +139,6 @@ def list_prefix(aws, bucket: str, prefix: str) -> list[str]:
 
 def get_json(aws, bucket: str | None, key: str):
     """The JSON document at s3://BUCKET/KEY; None when it (or the bucket) does not exist or is not JSON."""
-    from pctl.aws.errors import AwsError
-
     if not bucket:
         return None
     try:
@@ -123,9 +155,7 @@ def get_json(aws, bucket: str | None, key: str):
 
 
 def put_json(aws, bucket: str, key: str, doc) -> None:
-    with aws_errors():
-        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(doc, indent=1).encode(),
-                                    ServerSideEncryption="AES256", ContentType="application/json")
+    put_object(aws, bucket, key, json.dumps(doc, indent=1), content_type="application/json")
 
 
 def pctl_bucket_regions(aws) -> list[str] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 from pctl import __version__
 
@@ -35,6 +36,9 @@ class Aws:
         self._config = Config(retries=retries, user_agent_extra=f"pctl/{__version__}", connect_timeout=10,
                               read_timeout=60)
         self._clients: dict = {}
+        # boto3 sessions are not thread-safe: clients are made one at a time (the clients themselves are, so
+        # BuildStore.records reads build records from a thread pool through one cached client)
+        self._clients_lock = threading.Lock()
         self._account: str | None = None
         self.calls: list[str] = []  # every API call made (service.Operation), for reports and benchmarks
         if not self.session.region_name:
@@ -51,7 +55,11 @@ class Aws:
         as the Price List API). AWS_ENDPOINT_URL_<SERVICE> wins over AWS_ENDPOINT_URL, as in the AWS CLI.
         max_attempts: fewer retries for calls whose failure has a fallback (prices)."""
         key = (service, region, max_attempts)
-        if key not in self._clients:
+        if key in self._clients:
+            return self._clients[key]
+        with self._clients_lock:
+            if key in self._clients:
+                return self._clients[key]
             with aws_errors():
                 kwargs = {}
                 env_name = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_")

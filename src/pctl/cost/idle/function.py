@@ -33,6 +33,9 @@ BUSY_STACK_SUFFIX = "_IN_PROGRESS"
 
 
 class Clients:
+    """boto3 clients of the Lambda function. Exempt from the pctl.aws seam rule (tests/unit/test_aws_boundary.py):
+    this file is zipped alone into the function and runs in AWS Lambda, where pctl.aws is not installed."""
+
     def __init__(self, region: str | None = None):
         import boto3
 
