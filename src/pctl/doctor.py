@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 
 def _check(name, status, detail, fix=None):
     return {"name": name, "status": status, "detail": detail, "fix": fix}

@@ -31,6 +31,19 @@ class Located:
     note: str | None = None
 
 
+def partition(region: str) -> str:
+    """The ARN partition of a region (arn:PARTITION:...)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    return "aws"
+
+
 def session(profile: str | None, region: str | None):
     """Aws for a command: --region, else the default region; with neither, a session for account-wide lookups."""
     from pctl.aws import Aws

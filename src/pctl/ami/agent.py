@@ -538,7 +538,6 @@ class Agent:
 
     def step_hygiene(self):
         """Leave nothing in the image that belongs to this one instance or build."""
-        root = self.path("/")
         paths = self.config.get("paths", {})
         software_root = paths.get("software_root", "/opt/pctl")
         done = []

@@ -25,24 +25,16 @@ it has no permission, and no instance profile to launch with.
 
 from __future__ import annotations
 
-import time
 
 from pctl.ami.store import INPUTS
 from pctl.aws import iam as aws_iam
+from pctl.regions import partition
 
 ROLE_PATH = "/pctl/"
 ROLE_PREFIX = "pctl-build-"
 POLICY_NAME = "pctl-build"
 WRITABLE = ("state.json", "progress.json", "build.log", "spack-install.log")
 #: The build's inputs, deleted when it ends: one list (pctl.ami.store.INPUTS) for the agent, policy and builder.
-
-
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def role_name(build_id: str) -> str:
@@ -135,7 +127,3 @@ def is_profile_propagation_error(exc) -> bool:
     cause is AWS's own answer (the translated message may not repeat it)."""
     text = f"{exc} {exc.__cause__ or ''}"
     return "iamInstanceProfile" in text or "Invalid IAM Instance Profile" in text or "instance profile" in text.lower()
-
-
-def wait_briefly(seconds: float) -> None:
-    time.sleep(seconds)

@@ -264,7 +264,7 @@ def _next_steps(v: dict) -> None:
     bid, st_ = v["build_id"], v.get("status")
     if st_ == "available" and v.get("ami_id"):
         region = v.get("region")
-        click.echo(f"next: pctl ami list" + (f" --region {region}" if region else ""), err=True)
+        click.echo("next: pctl ami list" + (f" --region {region}" if region else ""), err=True)
     elif st_ == "failed":
         click.echo(f"next: pctl ami logs {bid}", err=True)
     elif st_ not in ("available", "failed"):

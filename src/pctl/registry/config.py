@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path

@@ -37,9 +37,6 @@ def build(root: Path, *, catalog=None, use_catalog: bool = True, exclude: tuple[
     refused: list[str] = []
     files = store.template_files(root, refused)
     if refused:  # a link outside the folder would publish someone else's file: fail the index
-        from pctl.template.diagnostics import error
-        from pctl.template.validate import ValidationResult
-
         for msg in refused:
             rel, _, why = msg.partition(": ")
             results.append((rel, ValidationResult(source=rel, diagnostics=[error(why, code="symlink", file=rel)])))

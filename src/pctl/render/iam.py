@@ -20,23 +20,13 @@ import json
 import re
 from dataclasses import dataclass
 
+from pctl.regions import partition
+
 READ_ACTIONS = ("s3:GetObject",)
 WRITE_ACTIONS = ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 LIST_ACTIONS = ("s3:ListBucket",)
 MAX_POLICY_CHARS = 6000  # IAM: 6,144 characters per managed policy (whitespace not counted)
 MAX_POLICIES_PER_ROLE = 6  # ParallelCluster attaches its own managed policies too; IAM allows 10 by default
-
-
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-iso-"):
-        return "aws-iso"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    return "aws"
 
 
 def s3_arn(part: str, bucket: str, key: str | None = None) -> str:

@@ -306,7 +306,8 @@ def render_config(template, ctx: RenderContext) -> RenderedConfig:
     image: dict = {"Os": template.cluster.os}
     if ctx.custom_ami:
         image["CustomAmi"] = ctx.custom_ami
-    from pctl.render.iam import node_policies, partition
+    from pctl.regions import partition
+    from pctl.render.iam import node_policies
 
     policies = node_policies(template, region=ctx.region, cluster=ctx.cluster_name, bucket=ctx.scripts_bucket,
                              scripts_prefix=ctx.scripts_prefix,

@@ -140,7 +140,7 @@ def decide(template, *, custom_ami: str | None = None, ami=None, catalog=None,
                             in_ami=[] if at_boot else (list(specs) if force_mode == "ami" else []), at_boot=at_boot,
                             ami=ami, custom_ami=custom_ami,
                             estimate=_estimate(at_boot, template, catalog) if at_boot else None)
-    from pctl.template.targets import CPU_NAMES, cpu_of, runs_on, template_target
+    from pctl.template.targets import CPU_NAMES, runs_on, template_target
 
     target = template_target(template)
     specs = list(template.software.spack_packages)

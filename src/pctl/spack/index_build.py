@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import subprocess
 from pathlib import Path

@@ -212,7 +212,7 @@ def choose(instance_types: list[str], arch: str, override: str | None = None) ->
                 + (f" (nor can {', '.join(cannot[1:])})" if len(cannot) > 1 else "")
                 + f"; the most capable target every instance type runs is "
                 f"{choose(types, arch).target}")
-        reason = f"set in the template (software.target); every instance type can run it"
+        reason = "set in the template (software.target); every instance type can run it"
         if unknown:
             reason += f"; pctl does not know the CPU of {', '.join(unknown)}: make sure it runs {override}"
         return TargetChoice(override, arch, "template", reason, cpus, (), unknown)

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from ._common import ParsedList, expand_hostlist, parse_hms_time, parse_mem_mb, to_int
 from ._text import clean_lines
-from .slurm import Node, Partition, SinfoRow, parse_gres, sinfo_partitions
+from .slurm import Node, Partition, SinfoRow, sinfo_partitions
 
 __all__ = [
     "Queue",

@@ -26,6 +26,8 @@ objects in the pctl bucket, its budget, its rule and itself.
 
 from __future__ import annotations
 
+from pctl.regions import partition
+
 #: resource type in a ParallelCluster cluster stack (root or the queues' nested stack) -> the actions
 #: CloudFormation calls, with the caller's permissions, to delete it. [] = nothing to call.
 DELETE_ACTIONS: dict[str, list[str]] = {
@@ -81,14 +83,6 @@ PCLUSTER_STACK_TYPES = sorted(DELETE_ACTIONS)
 
 CLUSTER_TAG = "parallelcluster:cluster-name"
 NODE_TAG = "parallelcluster:node-type"
-
-
-def partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def _fit(text: str, limit: int = 64) -> str:
