@@ -85,6 +85,36 @@ def test_concurrent_runs_make_one_network(aws_env):
     assert len([v for v in aws.client("ec2").describe_vpcs()["Vpcs"] if not v.get("IsDefault")]) == 1
 
 
+
+def test_losing_the_create_race_on_the_exports_adopts_the_winners_network(aws, monkeypatch):
+    """CreateStack can refuse the loser of a race on its exports rather than its name (moto does, under load):
+    the loser waits for the winner's stack and adopts it, it does not fail the user's create."""
+    from pctl.aws import cloudformation as cfn
+    from pctl.aws.errors import AwsError
+
+    real = cfn.create_stack
+
+    def winner_first(aws_, name, template, **kw):
+        real(aws_, name, template, **kw)  # the other run's call lands first ...
+        raise AwsError("AWS error during CreateStack: ValidationError: Export names must be unique across a "
+                       "given region", code="ValidationError", operation="CreateStack")  # ... and ours loses
+
+    monkeypatch.setattr(cfn, "create_stack", winner_first)
+    net = network_stack.ensure(aws, poll=0.01)
+    assert not net.created and net.stack == stack_name("us-east-1") and net.vpc_id
+    assert live_stacks(aws) == [stack_name("us-east-1")]
+
+
+def test_a_strangers_stack_holding_the_export_names_is_named_in_the_error(aws):
+    stranger = {"Resources": {"T": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {"V": {"Value": "x", "Export": {"Name": export_name("us-east-1", "VpcId")}}}}
+    aws.client("cloudformation").create_stack(StackName="someone-else", TemplateBody=json.dumps(stranger))
+    with pytest.raises(PctlError) as err:
+        network_stack.ensure(aws, poll=0.01)
+    assert "Export names must be unique" in err.value.message
+    assert export_name("us-east-1", "") in err.value.hint and "Traceback" not in str(err.value)
+    assert live_stacks(aws) == ["someone-else"]
+
 def _importer(aws, name: str):
     """A cluster's pctl stack importing the network (what create makes before ParallelCluster runs)."""
     tpl = {"Resources": {"P": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {

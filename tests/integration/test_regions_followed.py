@@ -256,3 +256,25 @@ def test_build_next_steps_work_verbatim(aws_env, builder_root, standins, imds, t
     executed.append(steps[0])
     assert r.returncode == 0 and "injected failure at step hygiene" in r.stdout
     assert len(executed) == 4
+
+
+def test_parallelclusters_cached_answers_do_not_follow_into_another_region(aws_env):
+    """pcluster caches answers per client object; one region's instance types must not judge another's.
+
+    Seen in CI: hpc7a.96xlarge (offered in us-east-2, not us-east-1) refused as "not supported" because a
+    us-east-2 client reused the address, and so the cache entry, of an earlier us-east-1 client."""
+    pytest.importorskip("pcluster")
+    from pcluster.aws.aws_api import AWSApi
+    from pcluster.aws.common import Cache
+
+    from pctl.aws import pcluster as seam
+
+    with seam._environment(Aws(region="us-east-1")):
+        seam._lib()
+        east1 = set(AWSApi.instance().ec2.list_instance_types())
+    assert any(Cache._caches), "pcluster cached nothing: this test no longer exercises its cache"
+    with seam._environment(Aws(region="us-east-2")):
+        seam._lib()
+        assert not any(Cache._caches)
+        east2 = set(AWSApi.instance().ec2.list_instance_types())
+    assert "hpc7a.96xlarge" in east2 and "hpc7a.96xlarge" not in east1

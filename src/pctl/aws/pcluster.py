@@ -84,6 +84,7 @@ def _lib():
     try:
         import pcluster.lib as pc
         from pcluster.aws.aws_api import AWSApi
+        from pcluster.aws.common import Cache
     except ImportError as exc:
         from pctl.extras import missing_aws
 
@@ -97,6 +98,9 @@ def _lib():
     for name in ("pcluster", "pcluster.cli", "pcluster.api"):
         logging.getLogger(name).propagate = False
     AWSApi.reset()  # its clients were built from an earlier environment (region, endpoint, credentials)
+    # Its result caches key on id(client): a new client at a freed address would get another region's
+    # answers (for example the instance types offered in us-east-1 while validating in us-east-2).
+    Cache.clear_all()
     return pc
 
 

@@ -15,6 +15,7 @@ from typing import Callable
 
 from pctl.aws import cloudformation as cfn
 from pctl.aws import ec2
+from pctl.aws.errors import AwsError
 from pctl.errors import PctlError
 from pctl.network.template import export_name, network_template, stack_name
 
@@ -110,6 +111,7 @@ def ensure(aws, *, public_only: bool = False, tags: dict[str, str] | None = None
     say = progress or (lambda _m: None)
     name = stack_name(aws.region)
     deadline = time.monotonic() + timeout
+    conflict = ""
     for _attempt in range(6):
         stack = cfn.describe_stack(aws, name)
         if stack is None:
@@ -127,6 +129,14 @@ def ensure(aws, *, public_only: bool = False, tags: dict[str, str] | None = None
                 made = True
             except cfn.StackExists:
                 say(f"another pctl run is creating the network {name}: waiting for it")
+                made = False
+            except AwsError as exc:
+                # Another run's stack of this name registered the exports first (a CreateStack race), or a
+                # stranger's stack exports them: wait for ours; if none appears, try again.
+                if exc.code != "ValidationError" or "export" not in exc.message.lower():
+                    raise
+                conflict = exc.message
+                say(f"the network's exports are taken ({exc.message}): waiting for the stack {name}")
                 made = False
             stack = cfn.wait(aws, name, poll=poll, timeout=max(1.0, deadline - time.monotonic()), progress=say)
             if stack is None or stack["StackStatus"] not in cfn.DONE:
@@ -164,6 +174,10 @@ def ensure(aws, *, public_only: bool = False, tags: dict[str, str] | None = None
             continue
         raise PctlError(f"the pctl network stack {name} is {status}",
                         hint="see its events in the CloudFormation console; 'pctl network delete' removes it")
+    if conflict:
+        raise PctlError(f"could not create the pctl network of {aws.region}: {conflict}",
+                        hint=f"another CloudFormation stack exports names starting '{export_name(aws.region, '')}'; "
+                             "delete it, or the pctl network stack of another tool version, and run again")
     raise PctlError(f"could not get the pctl network of {aws.region} ready after several attempts",
                     hint="another pctl run may be creating and deleting it; try again in a few minutes")
 
