@@ -348,3 +348,29 @@ def test_the_agent_the_policy_and_the_builder_name_the_same_inputs():
     from pctl.ami import agent, iam, store
 
     assert agent.INPUTS == store.INPUTS == iam.INPUTS
+
+
+# ------------------------------------------------------------------------------------------ resolving an AMI
+
+@pytest.mark.parametrize("code,expect", [
+    ("InvalidAMIID.NotFound", "not found in us-east-1"),
+    ("UnauthorizedOperation", "UnauthorizedOperation"),  # a missing permission is not a missing AMI
+])
+def test_resolving_an_ami_id_tells_missing_from_forbidden(code, expect, monkeypatch):
+    pytest.importorskip("boto3")
+    from botocore.stub import Stubber
+
+    from pctl.ami.manage import resolve_pctl_ami
+    from pctl.aws import Aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    aws = Aws(region="us-east-1")
+    stub = Stubber(aws.client("ec2"))
+    stub.add_client_error("describe_images", service_error_code=code, service_message="no")
+    with stub, pytest.raises(PctlError) as err:
+        resolve_pctl_ami(aws, "ami-0123456789abcdef0")
+    assert expect in str(err.value) + str(getattr(err.value, "code", ""))
+    if code != "InvalidAMIID.NotFound":
+        assert "not found" not in str(err.value)

@@ -55,7 +55,9 @@ def resolve_pctl_ami(aws, ref: str) -> dict:
     if rules.AMI_ID_RE.match(ref):
         try:
             img = ec2.image(aws, ref, missing_ok=False)
-        except AwsError as exc:  # InvalidAMIID.NotFound
+        except AwsError as exc:
+            if not (exc.code or "").startswith("InvalidAMIID"):
+                raise  # access denied, throttling, ...: the AWS error says so, "not found" would mislead
             raise PctlError(f"AMI {ref} not found in {aws.region}") from exc
         imgs = [img] if img else []
     else:
