@@ -107,3 +107,6 @@ def test_the_plan_never_contradicts_itself_about_software():
     plan = json.loads(run_pctl("create", "-t", "bioinformatics", "--dry-run", "--json", "--custom-ami",
                                "ami-0123456789abcdef0").stdout)["plan"]
     assert plan["software"]["mode"] == "boot" and not any("custom AMI once" in w for w in plan["warnings"])
+    # nor the claim that they are built in the AMI: the dry run does not know what the AMI holds
+    assert not any("they build once, in the AMI" in w for w in plan["warnings"])
+    assert any("if the AMI was built from this template" in w for w in plan["warnings"])

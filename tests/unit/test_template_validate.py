@@ -470,3 +470,18 @@ def test_head_node_too_small_for_the_fleet():
 def test_instance_size_typo_suggests(typo, guess):
     d = one_error(VALID.replace("head_node: t3.large", f"head_node: {typo}"))
     assert f"did you mean '{guess}'?" in d.message
+
+
+def test_build_from_source_advice_follows_how_the_software_is_delivered():
+    """Validated against a named custom AMI, then create learns what it holds: the advice changes with it."""
+    from pctl.template.diagnostics import Diagnostic
+    from pctl.template.validate import (AMI_SOURCE_HINT, BOOT_SOURCE_HINT, UNKNOWN_AMI_SOURCE_HINT,
+                                        warnings_for)
+
+    src = Diagnostic(severity="warning", path=("software",), message="3 packages will build from source",
+                     code="build-from-source", hint=AMI_SOURCE_HINT)
+    other = Diagnostic(severity="warning", path=("cluster",), message="something else", code="x", hint="h")
+    assert warnings_for([src, other], "ami") == [other]  # all in the AMI: nothing builds
+    assert [w.hint for w in warnings_for([src, other], "boot")] == [BOOT_SOURCE_HINT, "h"]  # the AMI lacks them
+    assert [w.hint for w in warnings_for([src, other], "layer")] == [BOOT_SOURCE_HINT, "h"]
+    assert warnings_for([src], "boot", ami_unknown=True)[0].hint == UNKNOWN_AMI_SOURCE_HINT

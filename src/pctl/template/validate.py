@@ -670,12 +670,25 @@ def catalog_checks(data: dict, catalog, *, arch: str | None = None) -> list[Diag
     return out
 
 
-def warnings_for(warnings: list[Diagnostic], software_mode: str) -> list[Diagnostic]:
+AMI_SOURCE_HINT = "they build once, in the AMI (pctl ami build)"
+BOOT_SOURCE_HINT = "bake them into a custom AMI once (pctl ami build) instead of installing at every boot"
+UNKNOWN_AMI_SOURCE_HINT = ("if the AMI was built from this template (pctl ami build), they are in it and nothing "
+                           "builds at boot")
+
+
+def warnings_for(warnings: list[Diagnostic], software_mode: str, *, ami_unknown: bool = False) -> list[Diagnostic]:
     """The validation warnings that still apply once create knows how software is delivered: with a custom
     AMI nothing is installed at boot, so the advice to bake slow packages into an AMI is moot."""
-    if software_mode != "ami":
-        return list(warnings)
-    return [w for w in warnings if w.code != "build-from-source"]
+    from dataclasses import replace
+
+    if software_mode == "ami":
+        return [w for w in warnings if w.code != "build-from-source"]
+    # validated for an AMI (a custom AMI was named) but installed at boot after all: the AMI holds none or only
+    # part of the software (the boot advice), or the dry run could not read it (ami_unknown: create will, and
+    # installs only what it lacks)
+    hint = UNKNOWN_AMI_SOURCE_HINT if ami_unknown else BOOT_SOURCE_HINT
+    return [replace(w, hint=hint) if w.code == "build-from-source" and w.hint == AMI_SOURCE_HINT else w
+            for w in warnings]
 
 
 # ---------------------------------------------------------------- entry points
@@ -708,8 +721,7 @@ def software_checks(data: dict, template, catalog, purpose: str | None = None, s
             f"ParallelCluster build caches): {verdict.source_text(12)}; the whole install takes about "
             f"{verdict.estimate.summary().removeprefix('about ')}",
             ("software", "spack_packages", first), code="build-from-source",
-            hint=("they build once, in the AMI (pctl ami build)" if verdict.purpose == "ami" else
-                  "bake them into a custom AMI once (pctl ami build) instead of installing at every boot")))
+            hint=AMI_SOURCE_HINT if verdict.purpose == "ami" else BOOT_SOURCE_HINT))
     # at boot the head-node limit is fixed: an install that cannot fit fails here; an AMI build has its own
     # limit (--max-hours), checked by `pctl ami build` with the same numbers
     problem = verdict.problem() if verdict.purpose == "boot" else None
