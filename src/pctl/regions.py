@@ -95,6 +95,40 @@ def all_regions(aws) -> tuple[list[str], str | None]:
     return search_order(aws)
 
 
+# ------------------------------------------------------------------------------------------ AMIs
+
+def ami_location(aws, ref: str, *, explicit_region: bool) -> tuple[Located, dict]:
+    """(where the pctl AMI is, its image) for an AMI id or pctl AMI name: the default region first, then every
+    other pctl region (an AMI is built where its build record is). An explicit --region is the only place."""
+    from pctl.ami.manage import AmiNotFound, resolve_pctl_ami
+
+    try:
+        return Located(aws, aws.region, [aws.region]), resolve_pctl_ami(aws, ref)
+    except AmiNotFound as exc:
+        if explicit_region:
+            raise
+        first = exc
+    regions, note = search_order(aws)
+    regions = [aws.region] + [r for r in regions if r != aws.region]
+    hits = []
+    for r in regions[1:]:
+        there = aws.in_region(r)
+        try:
+            hits.append((Located(there, r, regions, note), resolve_pctl_ami(there, ref)))
+        except AmiNotFound:
+            continue
+    if len(hits) == 1:
+        loc, img = hits[0]
+        loc.note = f"{ref} is in {loc.region}, not in {aws.region}: using it there"
+        return loc, img
+    if hits:
+        raise UsageError(f"{ref!r} names pctl AMIs in {len(hits)} regions: "
+                         + ", ".join(f"{img['ImageId']} in {loc.region}" for loc, img in hits),
+                         hint="pass --region")
+    raise AmiNotFound(first.message.replace(f" in {aws.region}", f" in {', '.join(regions)}"),
+                      hint=note or first.hint)
+
+
 # ------------------------------------------------------------------------------------------ builds
 
 def build_location(aws, ref: str | None, *, explicit_region: bool) -> tuple[Located, str]:

@@ -278,3 +278,52 @@ def test_parallelclusters_cached_answers_do_not_follow_into_another_region(aws_e
         assert not any(Cache._caches)
         east2 = set(AWSApi.instance().ec2.list_instance_types())
     assert "hpc7a.96xlarge" in east2 and "hpc7a.96xlarge" not in east1
+
+
+def _pctl_ami_in(region: str, name: str) -> str:
+    """A pctl AMI (its tags, as a build leaves them) and the region's pctl bucket, made directly in moto."""
+    aws = Aws(region=region)
+    ec2 = aws.client("ec2")
+    base = aws.client("ssm").get_parameter(
+        Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")["Parameter"]["Value"]
+    inst = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="t3.micro")["Instances"][0]
+    image = ec2.create_image(InstanceId=inst["InstanceId"], Name=f"pctl-{name}-x")["ImageId"]
+    ec2.terminate_instances(InstanceIds=[inst["InstanceId"]])
+    ec2.create_tags(Resources=[image], Tags=[{"Key": k, "Value": v} for k, v in {
+        "pctl:managed": "true", "pctl:name": name, "pctl:os": "alinux2023", "pctl:arch": "x86_64"}.items()])
+    s3 = aws.client("s3")
+    bucket = f"pctl-{aws.account_id}-{region}"
+    with contextlib.suppress(Exception):
+        s3.create_bucket(Bucket=bucket, **({} if region == "us-east-1" else
+                                           {"CreateBucketConfiguration": {"LocationConstraint": region}}))
+    return image
+
+
+def test_ami_list_delete_and_cleanup_follow_the_amis_region(aws_env):
+    """The shell's region is us-east-1; the AMI was built in us-west-2: list --all-regions shows it, delete
+    finds it there by name, cleanup --all-regions looks there too."""
+    from support.cli import run_pctl
+
+    west = _pctl_ami_in("us-west-2", "lab-2024")
+    r = run_pctl("ami", "list")
+    assert r.returncode == 0 and "no pctl AMIs in us-east-1" in r.stderr
+    assert "pctl ami list --all-regions" in r.stderr and "us-west-2" in r.stderr
+    r = run_pctl("ami", "list", "--all-regions", "--json")
+    data = json.loads(r.stdout)
+    assert [(a["ami_id"], a["region"], a["name"]) for a in data["amis"]] == [(west, "us-west-2", "lab-2024")]
+    assert data["all_regions"] and "us-west-2" in data["regions"]
+    r = run_pctl("ami", "list", "--all-regions")
+    assert re.search(rf"^{west}\s+lab-2024\s.*\sus-west-2$", r.stdout, re.M), r.stdout
+    # an explicit --region is the only place looked in
+    r = run_pctl("ami", "delete", "lab-2024", "--region", "us-east-1", "--yes")
+    assert r.returncode == 1 and "no AMI named 'lab-2024' in us-east-1" in r.stderr
+    r = run_pctl("ami", "cleanup", "--all-regions", "--dry-run", "--json")
+    assert r.returncode == 0 and "us-west-2" in json.loads(r.stdout)["regions"]
+    r = run_pctl("ami", "delete", "lab-2024", "--yes", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["ami_id"] == west and out["region"] == "us-west-2"
+    assert Aws(region="us-west-2").client("ec2").describe_images(Owners=["self"])["Images"] == []
+    # gone everywhere now: the error names every region looked in
+    r = run_pctl("ami", "delete", "lab-2024", "--yes")
+    assert r.returncode == 1 and "no AMI named 'lab-2024' in us-east-1, us-west-2" in r.stderr, r.stderr

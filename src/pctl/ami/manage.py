@@ -30,6 +30,10 @@ def _age(created) -> str:
 
 # ------------------------------------------------------------------------------------------ AMIs
 
+class AmiNotFound(PctlError):
+    """No image of that id, or no pctl AMI of that name, in the region."""
+
+
 def list_amis(aws) -> list[dict]:
     """pctl AMIs (tag pctl:managed=true) in the region, oldest first."""
     imgs = ec2.own_images(aws, [{"Name": "tag:pctl:managed", "Values": ["true"]}])
@@ -58,14 +62,14 @@ def resolve_pctl_ami(aws, ref: str) -> dict:
         except AwsError as exc:
             if not (exc.code or "").startswith("InvalidAMIID"):
                 raise  # access denied, throttling, ...: the AWS error says so, "not found" would mislead
-            raise PctlError(f"AMI {ref} not found in {aws.region}") from exc
+            raise AmiNotFound(f"AMI {ref} not found in {aws.region}") from exc
         imgs = [img] if img else []
     else:
         imgs = ec2.own_images(aws, [{"Name": "tag:pctl:name", "Values": [ref]}])
         if not imgs:
             imgs = ec2.own_images(aws, [{"Name": "name", "Values": [ref]}])
     if not imgs:
-        raise PctlError(f"no AMI named {ref!r} in {aws.region}", hint="list pctl AMIs with 'pctl ami list'")
+        raise AmiNotFound(f"no AMI named {ref!r} in {aws.region}", hint="list pctl AMIs with 'pctl ami list'")
     if len(imgs) > 1:
         raise UsageError(f"{ref!r} names {len(imgs)} AMIs: " + ", ".join(i["ImageId"] for i in imgs),
                          hint="give the AMI id")

@@ -457,29 +457,41 @@ def list_builds(all_regions, profile, region, as_json):
 
 
 @ami.command("list")
+@click.option("--all-regions", is_flag=True, help="Every region with a pctl bucket in this account.")
 @aws_options
 @json_option
-def list_(profile, region, as_json):
+def list_(all_regions, profile, region, as_json):
     """pctl AMIs: template, fingerprint, ParallelCluster version, size, age.
 
     \b
     Examples:
       pctl ami list
+      pctl ami list --all-regions
       pctl ami list --region us-west-2 --json | jq -r '.amis[].ami_id'
     """
+    from pctl import regions as rg
     from pctl.ami.manage import list_amis
 
-    aws = make_aws(profile, region)
-    rows = list_amis(aws)
+    aws = rg.session(profile, region)
+    all_regions = all_regions or getattr(aws, "no_default_region", False)  # no region set: look everywhere
+    where, note = rg.all_regions(aws) if all_regions else ([aws.region], None)
+    rows = [dict(row, region=r) for r in where for row in list_amis(aws.in_region(r))]
     if as_json:
-        emit_json({"region": aws.region, "amis": rows})
+        emit_json({"region": aws.region, "regions": where, "all_regions": all_regions, "amis": rows})
         return 0
+    if note:
+        click.echo(f"note: {note}", err=True)
     if not rows:
-        click.echo(f"no pctl AMIs in {aws.region}", err=True)
+        click.echo(f"no pctl AMIs in {', '.join(where)}", err=True)
+        others = [] if all_regions else [r for r in (rg.pctl_regions(aws) or []) if r not in where]
+        if others:
+            click.echo(f"next: pctl ami list --all-regions (pctl has used {', '.join(others)} too)", err=True)
         return 0
-    _table(["AMI", "NAME", "TEMPLATE", "FINGERPRINT", "PCLUSTER", "OS/ARCH", "SIZE", "AGE", "STATE"],
+    _table(["AMI", "NAME", "TEMPLATE", "FINGERPRINT", "PCLUSTER", "OS/ARCH", "SIZE", "AGE", "STATE"]
+           + (["REGION"] if all_regions else []),
            [[r["ami_id"], r["name"] or "-", r["template"] or "-", (r["fingerprint"] or "-")[:12],
              r["pcluster_version"] or "-", f"{r['os']}/{r['arch']}", f"{r['size_gb']}GB", r["age"], r["state"]]
+            + ([r["region"]] if all_regions else [])
             for r in rows])
     return 0
 
@@ -493,30 +505,34 @@ def list_(profile, region, as_json):
 @yes_option
 @json_option
 def delete(ami_ref, force, profile, region, yes, as_json):
-    """Deregister a pctl AMI (id or name) and delete its snapshots.
+    """Deregister a pctl AMI (id or name) and delete its snapshots. Without --region it is looked for in
+    the default region, then in every region pctl has used.
 
     \b
     Examples:
       pctl ami delete genomics-v1 --yes
       pctl ami delete ami-0123456789abcdef0 --region us-west-2 --yes
     """
-    from pctl.ami.manage import delete_image, images_in_use, resolve_pctl_ami
+    from pctl import regions as rg
+    from pctl.ami.manage import delete_image, images_in_use
     from pctl.errors import PctlError
 
-    aws = make_aws(profile, region)
-    img = resolve_pctl_ami(aws, ami_ref)
+    loc, img = rg.ami_location(rg.session(profile, region), ami_ref, explicit_region=bool(region))
+    aws = loc.aws
+    if loc.note and not as_json:
+        click.echo(f"note: {loc.note}", err=True)
     iid = img["ImageId"]
     users = images_in_use(aws, iid)
     if users and not force:
         raise PctlError(f"{iid} is used by running instances: {', '.join(users[:10])}",
                         hint="clusters made from it cannot add compute nodes once it is gone; delete them first, "
                              "or pass --force")
-    if not confirm(f"Deregister {iid} ({img.get('Name')}) and delete its snapshots?", yes=yes):
+    if not confirm(f"Deregister {iid} ({img.get('Name')}) in {aws.region} and delete its snapshots?", yes=yes):
         raise PctlError("not deleted" if interactive() else "refusing to delete without confirmation",
                         hint=None if interactive() else "pass --yes")
     done = delete_image(aws, iid)
     if as_json:
-        emit_json({"ami_id": iid, "deleted": done})
+        emit_json({"ami_id": iid, "region": aws.region, "deleted": done})
     else:
         for d in done:
             click.echo(d)
@@ -571,44 +587,53 @@ def logs(build_id, follow, interval, profile, region):
 
 @ami.command("cleanup")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; remove nothing.")
+@click.option("--all-regions", is_flag=True, help="Every region with a pctl bucket in this account.")
 @aws_options
 @yes_option
 @json_option
-def cleanup(dry_run, profile, region, yes, as_json):
+def cleanup(dry_run, all_regions, profile, region, yes, as_json):
     """Remove what builds left behind: builders past their deadline or whose build ended, failed and
     half-made images (and snapshots), per-build IAM roles, stale build objects in S3.
 
     \b
     Examples:
       pctl ami cleanup --dry-run
+      pctl ami cleanup --all-regions --dry-run
       pctl ami cleanup --yes --json
     """
+    from pctl import regions as rg
     from pctl.ami.manage import cleanup_plan, run_cleanup
     from pctl.errors import PctlError
 
-    aws = make_aws(profile, region)
-    actions = cleanup_plan(aws)
+    aws = rg.session(profile, region)
+    all_regions = all_regions or getattr(aws, "no_default_region", False)  # no region set: look everywhere
+    where, note = rg.all_regions(aws) if all_regions else ([aws.region], None)
+    if note and not as_json:
+        click.echo(f"note: {note}", err=True)
+    plans = [(r, aws.in_region(r), cleanup_plan(aws.in_region(r))) for r in where]
+    actions = [(r, a) for r, _, acts in plans for a in acts]
+    head = {"region": aws.region, "regions": where, "dry_run": dry_run}
     if not actions:
         if as_json:
-            emit_json({"region": aws.region, "dry_run": dry_run, "actions": []})
+            emit_json({**head, "actions": []})
         else:
-            click.echo(f"nothing to clean up in {aws.region}", err=True)
+            click.echo(f"nothing to clean up in {', '.join(where)}", err=True)
         return 0
-    if dry_run or not as_json:
-        if not as_json:
-            _table(["ACTION", "TARGET", "BUILD", "WHY"],
-                   [[a.kind, a.target, a.build_id or "-", a.reason] for a in actions], keep=(0, 1))
+    if not as_json:
+        _table(["ACTION", "TARGET", "BUILD", "WHY"] + (["REGION"] if all_regions else []),
+               [[a.kind, a.target, a.build_id or "-", a.reason] + ([r] if all_regions else []) for r, a in actions],
+               keep=(0, 1))
     if dry_run:
         if as_json:
-            emit_json({"region": aws.region, "dry_run": True, "actions": [a.to_dict() for a in actions]})
+            emit_json({**head, "actions": [dict(a.to_dict(), region=r) for r, a in actions]})
         return 0
     if not confirm(f"Do these {len(actions)} action(s)?", yes=yes):
         raise PctlError("nothing removed" if interactive() else "refusing to remove without confirmation",
                         hint=None if interactive() else "pass --yes (or --dry-run to look)")
-    results = run_cleanup(aws, actions)
+    results = [dict(res, region=r) for r, there, acts in plans if acts for res in run_cleanup(there, acts)]
     failed = [r for r in results if not r.get("ok")]
     if as_json:
-        emit_json({"region": aws.region, "dry_run": False, "actions": results})
+        emit_json({**head, "actions": results})
     else:
         click.echo(f"done: {len(results) - len(failed)} action(s)" + (f", {len(failed)} failed" if failed else ""),
                    err=True)
