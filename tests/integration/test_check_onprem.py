@@ -93,6 +93,7 @@ data:
     - bucket: lab-results
       mount_point: {root}/results
       read_only: false
+      group: lab
   shared_storage:
     - type: ebs
       mount_point: /scratch
@@ -127,9 +128,13 @@ class Lab:
         return r, report
 
 
-def mount_tmpfs(path: Path, mode: str, *, read_only: bool = False, files: dict | None = None) -> None:
+#: the read-write stand-in as the node mounts it for `group: lab` (Mountpoint's --gid 5000 --dir-mode 0770)
+RW_OWNER = "mode=0770,gid=5000"
+
+
+def mount_tmpfs(path: Path, options: str, *, read_only: bool = False, files: dict | None = None) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    sh("mount", "-t", "tmpfs", "-o", f"size=4m,mode={mode}", "pctl-check-test", str(path))
+    sh("mount", "-t", "tmpfs", "-o", f"size=4m,{options}", "pctl-check-test", str(path))
     for name, text in (files or {}).items():
         (path / name).write_text(text)
     if read_only:
@@ -141,8 +146,8 @@ def lab(onprem, tmp_path_factory):
     root = Path(f"/pctltest-{secrets.token_hex(3)}")
     ro, rw = root / "reference", root / "results"
     try:
-        mount_tmpfs(ro, "1777", read_only=True, files={"GRCh38.fa": ">chr1\nACGT\n"})
-        mount_tmpfs(rw, "1777")
+        mount_tmpfs(ro, "mode=1777", read_only=True, files={"GRCh38.fa": ">chr1\nACGT\n"})
+        mount_tmpfs(rw, RW_OWNER)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"cannot mount tmpfs here: {exc.stderr.strip()}")
@@ -217,6 +222,7 @@ def test_a_matching_template_passes(passing, lab):
     assert "read-only as the template says" in result(report, f"s3:{lab.ro}", "head")["evidence"][0]
     assert "read GRCh38.fa" in " ".join(result(report, f"s3:{lab.ro}", "head")["evidence"])
     assert "wrote, read back and deleted" in result(report, f"s3:{lab.rw}", "queue:compute")["evidence"][0]
+    assert "group lab (gid 5000), mode 0770" in result(report, f"s3:{lab.rw}", "queue:compute")["evidence"]
     assert "compute: up" in " ".join(result(report, "scheduler", "head")["evidence"])
     assert result(report, "gpu", "queue:compute")["evidence"] == ["no GPU instance type in compute (c6i.xlarge)"]
     assert "not an MPI queue" in result(report, "mpi", "queue:debug")["evidence"][0]
@@ -273,7 +279,20 @@ def unmounted(path: Path):
     try:
         yield
     finally:
-        mount_tmpfs(path, "1777")
+        mount_tmpfs(path, RW_OWNER)
+
+
+@contextlib.contextmanager
+def open_to_all(path: Path):
+    """The mount as Mountpoint makes it without --gid/--dir-mode: root's, every account may write."""
+    # (tmpfs ignores mode= and gid= on remount: its root directory is changed as any directory)
+    sh("chgrp", "0", str(path))
+    sh("chmod", "1777", str(path))
+    try:
+        yield
+    finally:
+        sh("chgrp", "5000", str(path))
+        sh("chmod", "0770", str(path))
 
 
 @contextlib.contextmanager
@@ -290,6 +309,8 @@ FAULTS = {
     "missing module": ("module", "module:bwa", set(COLUMNS), "module load bwa failed"),
     "wrong uid": ("uid", "user:bob", set(COLUMNS), "bob has uid 5002; the template says 5012"),
     "absent mount": ("mount", "s3:RW", set(COLUMNS), "RW is not mounted on this node"),
+    "mount open to all": ("owner", "s3:RW", set(COLUMNS), "but owned by gid 0 with mode 1777: the template gives "
+                                                          "it group lab (gid 5000), mode 0770"),
     "drained partition": ("drain", "job", {"queue:debug"}, "partition debug is drain: it accepts no jobs"),
 }
 
@@ -301,17 +322,20 @@ def test_each_fault_fails_exactly_one_check_with_its_evidence(lab, fault):
     first = first.replace("RW", str(lab.rw))
     template = lab.template(bob_uid=5012 if kind == "uid" else 5002)
     ctx = {"module": lambda: module_removed(lab, "bwa"), "uid": contextlib.nullcontext,
-           "mount": lambda: unmounted(lab.rw), "drain": lambda: drained("debug")}[kind]()
+           "mount": lambda: unmounted(lab.rw), "drain": lambda: drained("debug"),
+           "owner": lambda: open_to_all(lab.rw)}[kind]()
     with ctx:
         r, report = lab.check(template=template)
     assert r.returncode == 1, r.stdout + r.stderr
     assert report["ok"] is False
     assert failing(report) == {check_id: where}, json.dumps(failing(report), default=sorted)
     for col in where:
-        assert result(report, check_id, col)["evidence"][0] == first
+        ev = result(report, check_id, col)["evidence"][0]
+        # (the owner fault's line starts with what findmnt says the mount is)
+        assert ev.endswith(first) and ev.startswith("mounted (") if kind == "owner" else ev == first, ev
     # the table shows the failure with its evidence line
     assert re.search(rf"^  FAIL  .*\[(head node|queue \w+)\]$", r.stdout, re.M), r.stdout
-    assert f"        {first}" in r.stdout
+    assert f"{first}\n" in r.stdout if kind == "owner" else f"        {first}" in r.stdout
     if fault == "missing module":
         assert "no module named bwa is installed" in " ".join(result(report, check_id, "head")["evidence"])
     if fault == "absent mount":

@@ -110,7 +110,10 @@ def test_plan_rows_and_columns(big):
     # hierarchical modules: MPI-built packages appear once the template's MPI is loaded
     assert by["module:gromacs@2024.3"].params["after"] == "openmpi"
     assert by["module:openmpi@4.1.7"].params["after"] == ""
-    assert by["s3:/data/out"].params == {"mount": "/data/out", "read_only": 0, "bucket": "my-lab-out"}
+    # a read-write mount without a group: the group users (gid 100), 0770; a read-only one: not checked
+    assert by["s3:/data/out"].params == {"mount": "/data/out", "read_only": 0, "bucket": "my-lab-out",
+                                         "gid": 100, "group": "users", "dir_mode": "0770"}
+    assert by["s3:/data/lab"].params["group"] == ""
     assert by["s3:/data/lab"].params["read_only"] == 1
     assert by["user:alice"].params == {"name": "alice", "uid": 5001, "gid": 5000, "shell": "/bin/bash",
                                        "groups": "lab"}
@@ -202,7 +205,8 @@ def test_hostile_values_stay_data(tmp_path):
                                                                "any_rc": 0, "command": [evil, evil]}),
               Check("user:evil", "user", "t", (HEAD,), {"name": evil, "uid": 5001, "gid": 5000, "shell": evil,
                                                           "groups": evil}),
-              Check("s3:/evil", "s3", "t", (HEAD,), {"mount": evil, "read_only": 0}))
+              Check("s3:/evil", "s3", "t", (HEAD,), {"mount": evil, "read_only": 0, "gid": 5000, "group": evil,
+                                                      "dir_mode": "0770"}))
     from dataclasses import replace
 
     script = render_head(replace(p, checks=checks))

@@ -12,7 +12,8 @@ id                        proves                                                
 ``module:NAME[@VER]``     ``module load`` works, then a trivial command runs      head, queues
 ``user:NAME``             uid, gid, shell, groups; home exists, same as head      head, queues
 ``group:NAME``            gid                                                     head, queues
-``s3:MOUNT``              mounted, readable; writable exactly when read-write     head, queues
+``s3:MOUNT``              mounted, owner group and mode; readable; writable       head, queues
+                          exactly when read-write
 ``storage:MOUNT``         shared storage mounted and readable                     head, queues
 ``gpu``                   ``nvidia-smi -L`` lists GPUs inside the job             GPU queues
 ``mpi``                   a 2-node MPI hello (one rank per node)                  MPI queues
@@ -28,6 +29,7 @@ from typing import Any
 
 from pctl.check.commands import MPI_PACKAGES, SYSTEM_MPI, command_for
 from pctl.template import rules
+from pctl.template.mount_access import mount_access
 
 HEAD = "head"
 #: a Spack version that names one release line (1.21, =1.21, 2023.1); ranges and lists are not
@@ -208,8 +210,12 @@ def build_plan(template, options: CheckOptions, *, nonce: str, marker: str) -> P
         point = rules.normalize_mount(m.mount_point)
         ro = m.read_only is not False
         src = f"s3://{m.bucket}/{m.prefix or ''}"
+        access = mount_access(template, m)
+        # the owner group and directory mode the node mounts it with (no group: Mountpoint's defaults, unchecked)
+        owner = {"gid": access.gid, "group": access.group, "dir_mode": access.dir_mode} if access.gid is not None \
+            else {"gid": 0, "group": "", "dir_mode": ""}
         checks.append(Check(f"s3:{point}", "s3", f"S3 {point} ({'read-only' if ro else 'read-write'}, {src})",
-                            everywhere, {"mount": point, "read_only": 1 if ro else 0, "bucket": m.bucket}))
+                            everywhere, {"mount": point, "read_only": 1 if ro else 0, "bucket": m.bucket, **owner}))
     for s in template.data.shared_storage:
         point = rules.normalize_mount(s.mount_point)
         checks.append(Check(f"storage:{point}", "storage", f"storage {point} ({s.type})", everywhere,
