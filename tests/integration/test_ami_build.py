@@ -33,8 +33,10 @@ import pytest
 from pctl.ami.builder import BuildOptions, start_build
 from pctl.ami.ids import is_build_id
 from pctl.ami.store import BuildStore
+from pctl.render.pcluster_check import pcluster_version
 
-PC_VERSION = "3.16.1"
+#: the installed ParallelCluster's version: what a build tags its AMI with and pcluster's validators expect
+PC_VERSION = pcluster_version() or "3.16.1"
 TEMPLATE = """\
 cluster:
   name: ami-test
@@ -1106,7 +1108,7 @@ def mounted_root(builder_root):
 
 
 def test_a_consistent_image_tagged_as_parallelcluster_does(aws, aws_env, base_ami, template_file, mounted_root,
-                                                          standins, imds, monkeypatch):
+                                                          standins, imds):
     root = mounted_root
     # ParallelCluster's own pre-image cleanup on the base AMI, a stand-in that records its run
     (root / "usr/local/sbin").mkdir(parents=True)
@@ -1148,7 +1150,6 @@ def test_a_consistent_image_tagged_as_parallelcluster_does(aws, aws_env, base_am
     from pcluster.validators.cluster_validators import CustomAmiTagValidator
     from pcluster.validators.ec2_validators import AmiOsCompatibleValidator
 
-    monkeypatch.setattr("pcluster.validators.cluster_validators.get_installed_version", lambda: PC_VERSION)
     assert CustomAmiTagValidator().execute(custom_ami=state["ami_id"]) == []
     assert AmiOsCompatibleValidator().execute(os="alinux2023", image_id=state["ami_id"]) == []
     failures = AmiOsCompatibleValidator().execute(os="ubuntu2404", image_id=state["ami_id"])

@@ -610,7 +610,8 @@ def cleanup(dry_run, all_regions, profile, region, yes, as_json):
     where, note = rg.all_regions(aws) if all_regions else ([aws.region], None)
     if note and not as_json:
         click.echo(f"note: {note}", err=True)
-    plans = [(r, aws.in_region(r), cleanup_plan(aws.in_region(r))) for r in where]
+    sessions = [(r, aws.in_region(r)) for r in where]
+    plans = [(r, there, cleanup_plan(there)) for r, there in sessions]
     actions = [(r, a) for r, _, acts in plans for a in acts]
     head = {"region": aws.region, "regions": where, "dry_run": dry_run}
     if not actions:

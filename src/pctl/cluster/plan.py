@@ -120,11 +120,12 @@ def prepare(opts: CreateOptions, *, catalog=None, use_catalog: bool = True, soft
     h = hashlib.sha256()
     for name in sorted(scripts):
         h.update(name.encode() + b"\0" + scripts[name].encode() + b"\0")
+    ami_unknown = sw.ami is not None and not sw.ami.looked_up  # the dry run could not read the AMI
     return Prepared(ref=tref, template=template, fingerprint=fingerprint(template), software_mode=sw.mode,
                     custom_ami=custom_ami, estimate=sw.estimate if sw.estimate is not None else verdict.estimate,
                     scripts=scripts, scripts_digest=h.hexdigest()[:16],
-                    warnings=warnings_for(result.warnings, sw.mode,
-                                          ami_unknown=sw.ami is not None and not sw.ami.looked_up), verdict=verdict, software=sw)
+                    warnings=warnings_for(result.warnings, sw.mode, ami_unknown=ami_unknown),
+                    verdict=verdict, software=sw)
 
 
 def software_status_key(cluster_name: str) -> str:
